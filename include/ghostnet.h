@@ -1,0 +1,222 @@
+/*
+ * ghostnet — GhostNet (Han et al., "GhostNet: More Features from Cheap Operations", CVPR 2020)
+ * in portable C11.
+ *
+ * The public API in one header. Conventions:
+ *   - every function that can fail returns a gn_status; on failure the context that owns the
+ *     object keeps a message naming the file, tensor or argument at fault (gn_context_error);
+ *   - no global state: everything hangs off a gn_context (thread count, allocator, last error);
+ *   - tensors at the API are float32, NCHW, contiguous, in PyTorch's layout.
+ */
+#ifndef GHOSTNET_H
+#define GHOSTNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GN_VERSION_MAJOR 0
+#define GN_VERSION_MINOR 1
+#define GN_VERSION_PATCH 0
+#define GN_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32) && defined(GN_SHARED_BUILD)
+#define GN_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define GN_API __attribute__((visibility("default")))
+#else
+#define GN_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes
+ * ------------------------------------------------------------------------------------------- */
+typedef enum gn_status {
+    GN_OK = 0,
+    GN_ERR_ARGUMENT,    /* a caller passed an invalid argument                              */
+    GN_ERR_NOMEM,       /* an allocation failed                                              */
+    GN_ERR_IO,          /* open/read/write/rename failed                                     */
+    GN_ERR_FORMAT,      /* a file is truncated, corrupt or not what it claims to be          */
+    GN_ERR_UNSUPPORTED, /* valid, but something this build does not handle                   */
+    GN_ERR_SHAPE,       /* a tensor or input has the wrong shape                             */
+    GN_ERR_MISSING,     /* an expected tensor or metadata key is absent                      */
+    GN_ERR_DTYPE,       /* a tensor has a dtype we cannot use                                */
+    GN_ERR_INTERRUPTED  /* a long job stopped because the caller asked it to                 */
+} gn_status;
+
+/* Short upper-case name of a status ("GN_ERR_FORMAT"). Never NULL. */
+GN_API const char *gn_status_name(gn_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Context: owns the allocator, the thread count and the last error message.
+ * A context may be used by one thread at a time; use one context per thread otherwise.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_context gn_context;
+
+typedef struct gn_allocator {
+    void *(*alloc)(void *user, size_t size, size_t alignment); /* NULL on failure */
+    void (*free)(void *user, void *ptr);
+    void *user;
+} gn_allocator;
+
+typedef struct gn_context_options {
+    int threads;                  /* worker threads for kernels; 0 = 1                     */
+    const gn_allocator *allocator; /* NULL = aligned malloc/free                            */
+} gn_context_options;
+
+GN_API gn_status gn_context_create(const gn_context_options *options, gn_context **out);
+GN_API void gn_context_destroy(gn_context *ctx);
+/* Message describing the last failure in this context ("" if none). Valid until the next call. */
+GN_API const char *gn_context_error(const gn_context *ctx);
+GN_API int gn_context_threads(const gn_context *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model configuration: what a model file's metadata carries, and what builders take.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum gn_arch {
+    GN_ARCH_GHOSTNET = 0, /* the official ImageNet GhostNet layout                           */
+    GN_ARCH_RESNET,       /* CIFAR ResNet (depth 20/32/44/56/110)                            */
+    GN_ARCH_VGG,          /* CIFAR VGG-16                                                     */
+    GN_ARCH_CUSTOM        /* built by hand with the graph API below                          */
+} gn_arch;
+
+#define GN_MAX_NORM_CHANNELS 4
+
+typedef struct gn_model_config {
+    gn_arch arch;
+    double width;          /* GhostNet width multiplier (0.5, 1.0, 1.3, ...)                  */
+    int depth;             /* ResNet depth (6n+2) or VGG depth (16)                           */
+    int num_classes;
+    int in_channels;
+    int input_h, input_w;  /* the size the model was made for (informative; any size the
+                              strides allow runs)                                             */
+    float dropout;         /* dropout before the classifier (training only)                   */
+    int small_input;       /* GhostNet for 28-32 px images: stride-1 stem and first stage     */
+    int ghost_ratio;       /* ghostify: s >= 2, or 0 for an ordinary model                    */
+    int ghost_kernel;      /* ghostify: cheap kernel d (odd)                                  */
+    float mean[GN_MAX_NORM_CHANNELS]; /* input normalisation, per input channel               */
+    float std[GN_MAX_NORM_CHANNELS];
+} gn_model_config;
+
+/* Fills the defaults for an architecture (GhostNet: width 1.0, 1000 classes, 3x224x224,
+ * dropout 0.2, ImageNet mean/std). */
+GN_API void gn_model_config_default(gn_model_config *config, gn_arch arch);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_model gn_model;
+
+/* Builds the architecture described by config with PyTorch's default initialisation
+ * (kaiming-uniform conv/linear weights, BN weight 1, bias 0, mean 0, var 1) from seed. */
+GN_API gn_status gn_model_create(gn_context *ctx, const gn_model_config *config, uint64_t seed,
+                                 gn_model **out);
+/* Loads a safetensors model file; the architecture comes from its __metadata__. Every expected
+ * tensor is checked for presence, dtype (F32/F16/BF16) and shape. */
+GN_API gn_status gn_model_load(gn_context *ctx, const char *path, gn_model **out);
+/* Loads weights from a safetensors file into an already built model (the file need not carry
+ * metadata: use this for timm / Hugging Face files). */
+GN_API gn_status gn_model_load_weights(gn_model *model, const char *path);
+/* Writes every parameter and buffer (PyTorch state_dict names) plus metadata, atomically. */
+GN_API gn_status gn_model_save(gn_model *model, const char *path);
+GN_API void gn_model_free(gn_model *model);
+
+GN_API const gn_model_config *gn_model_get_config(const gn_model *model);
+GN_API gn_context *gn_model_context(const gn_model *model);
+GN_API int gn_model_num_classes(const gn_model *model);
+GN_API int gn_model_in_channels(const gn_model *model);
+/* Number of parameters (learnable weights; BN running statistics excluded), as PyTorch counts. */
+GN_API int64_t gn_model_param_count(const gn_model *model);
+/* Multiply-accumulates of conv and linear layers for one image of h x w. */
+GN_API gn_status gn_model_macs(const gn_model *model, int h, int w, int64_t *macs);
+
+/* One inference forward pass (BN uses running statistics, dropout is identity).
+ * input: n x in_channels x h x w floats; logits: n x num_classes floats. */
+GN_API gn_status gn_model_forward(gn_model *model, const float *input, int n, int h, int w,
+                                  float *logits);
+
+/* ---------------------------------------------------------------------------------------------
+ * Per-block summary (the paper's Table 1): one row per block the builder declared.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_block_info {
+    char name[48];       /* "conv_stem", "blocks.3.0", "conv_head", ...                      */
+    char op[32];         /* "conv2d 3x3", "G-bneck", "AvgPool 7x7", "FC", ...                */
+    int in_c, in_h, in_w;
+    int exp;             /* expansion channels (bottlenecks), else 0                          */
+    int out_c, out_h, out_w;
+    int se;              /* 1 if the block has squeeze-excite                                 */
+    int stride;
+    int64_t params;
+    int64_t macs;
+} gn_block_info;
+
+/* Fills up to max rows for an input of h x w; *count gets the number of blocks. */
+GN_API gn_status gn_model_summary(const gn_model *model, int h, int w, gn_block_info *rows,
+                                  int max, int *count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Graph API: build your own network from the paper's parts. Values are activations; value 0 is
+ * the model input. Every function appends to the graph and returns the new value in *out.
+ * Names are PyTorch state_dict prefixes ("blocks.0.0.ghost1"), used for the model file.
+ * ------------------------------------------------------------------------------------------- */
+typedef int gn_value;
+
+/* An empty network taking in_channels-channel images. config->arch is set to GN_ARCH_CUSTOM. */
+GN_API gn_status gn_graph_create(gn_context *ctx, int in_channels, gn_model **out);
+/* Starts a summary row; nodes added until the next call belong to it. */
+GN_API gn_status gn_graph_begin_block(gn_model *m, const char *name, const char *op, int exp,
+                                      int se, int stride);
+
+GN_API gn_status gn_graph_conv2d(gn_model *m, const char *name, gn_value in, int out_channels,
+                                 int kernel, int stride, int padding, int groups, int bias,
+                                 gn_value *out);
+GN_API gn_status gn_graph_batchnorm(gn_model *m, const char *name, gn_value in, gn_value *out);
+GN_API gn_status gn_graph_relu(gn_model *m, gn_value in, gn_value *out);
+/* hard_sigmoid(x) = relu6(x + 3) / 6 */
+GN_API gn_status gn_graph_hard_sigmoid(gn_model *m, gn_value in, gn_value *out);
+GN_API gn_status gn_graph_global_avgpool(gn_model *m, gn_value in, gn_value *out);
+GN_API gn_status gn_graph_maxpool(gn_model *m, gn_value in, int kernel, int stride, int padding,
+                                  gn_value *out);
+/* y = x W^T + b on the flattened input (n x c x 1 x 1 or any n x c x h x w). */
+GN_API gn_status gn_graph_linear(gn_model *m, const char *name, gn_value in, int out_features,
+                                 gn_value *out);
+GN_API gn_status gn_graph_dropout(gn_model *m, gn_value in, float p, gn_value *out);
+/* y = a + b (same shape) */
+GN_API gn_status gn_graph_add(gn_model *m, gn_value a, gn_value b, gn_value *out);
+/* y[n,c,h,w] = x[n,c,h,w] * gate[n,c,0,0] */
+GN_API gn_status gn_graph_channel_scale(gn_model *m, gn_value x, gn_value gate, gn_value *out);
+/* y = concat(a, b) along channels, keeping the first keep channels (keep <= ca + cb). */
+GN_API gn_status gn_graph_concat(gn_model *m, gn_value a, gn_value b, int keep, gn_value *out);
+
+/* Ghost module (paper Sec. 3.1, Eq. 2-3): a primary conv makes init = ceil(out/ratio)
+ * intrinsic maps, a depthwise cheap_kernel x cheap_kernel conv makes init*(ratio-1) ghost maps,
+ * concat, keep the first out. BN after both halves; ReLU after both if relu. */
+GN_API gn_status gn_graph_ghost_module(gn_model *m, const char *name, gn_value in,
+                                       int out_channels, int kernel, int stride, int ratio,
+                                       int cheap_kernel, int relu, gn_value *out);
+/* Ghost bottleneck (paper Fig. 3): ghost1 (relu) -> [depthwise k x k stride 2 + BN] -> [SE]
+ * -> ghost2 (no relu) + shortcut. se_ratio 0 means no SE. */
+GN_API gn_status gn_graph_ghost_bottleneck(gn_model *m, const char *name, gn_value in, int mid,
+                                           int out_channels, int kernel, int stride,
+                                           float se_ratio, gn_value *out);
+/* Squeeze-excite as in GhostNet: avgpool -> conv_reduce (1x1, bias) -> ReLU -> conv_expand
+ * (1x1, bias) -> hard_sigmoid -> scale x. reduced = make_divisible(c * se_ratio, 4). */
+GN_API gn_status gn_graph_squeeze_excite(gn_model *m, const char *name, gn_value in,
+                                         float se_ratio, gn_value *out);
+/* Marks the network's output (logits) and finishes the graph. */
+GN_API gn_status gn_graph_set_output(gn_model *m, gn_value out);
+/* Channels of a value. */
+GN_API int gn_graph_channels(const gn_model *m, gn_value v);
+/* Re-initialises every parameter with PyTorch's default scheme from seed. */
+GN_API gn_status gn_model_init_params(gn_model *m, uint64_t seed);
+
+/* GhostNet's channel rounding: max(4, int(v + 2) // 4 * 4), plus 4 if below 0.9 v. */
+GN_API int gn_make_divisible(double v, int divisor);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GHOSTNET_H */
