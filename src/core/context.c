@@ -104,14 +104,20 @@ gn_status gn_fail(gn_context *ctx, gn_status status, const char *fmt, ...)
 
 gn_status gn_fail_prefix(gn_context *ctx, gn_status status, const char *fmt, ...)
 {
-    char prefix[GN_ERROR_MAX];
     char old[GN_ERROR_MAX];
+    memcpy(old, ctx->message, sizeof(old));
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    int used = vsnprintf(ctx->message, sizeof(ctx->message), fmt, ap);
     va_end(ap);
-    memcpy(old, ctx->message, sizeof(old));
-    snprintf(ctx->message, sizeof(ctx->message), "%s: %s", prefix, old);
+    /* Append ": old", truncating to the buffer (the prefix says where, the old text what). */
+    size_t at = used < 0 ? 0 : (size_t)used;
+    const char *tail[2] = {": ", old};
+    for (int part = 0; part < 2; part++)
+        for (const char *c = tail[part]; *c && at + 1 < sizeof(ctx->message); c++)
+            ctx->message[at++] = *c;
+    if (at < sizeof(ctx->message))
+        ctx->message[at] = '\0';
     ctx->last_status = status;
     return status;
 }

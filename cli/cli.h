@@ -1,0 +1,69 @@
+/* The ghostnet command-line tool: shared option parsing and model opening. Each subcommand
+ * lives in its own cmd_*.c and is a thin layer over the library. */
+#ifndef GN_CLI_H
+#define GN_CLI_H
+
+#include "ghostnet.h"
+
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 runtime error, 2 usage error. */
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+/* Walks argv; supports "--name value" and "--name=value". */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+    int index;          /* next argument to read                 */
+    const char *command;
+    const char *value;  /* value of the option just matched       */
+    const char *inline_value;
+} cli_args;
+
+void cli_args_init(cli_args *a, const char *command, int argc, char **argv);
+/* Next argument or NULL at the end. */
+const char *cli_next(cli_args *a);
+/* If arg is the option name, takes its value (reporting a missing one) and returns 1. */
+int cli_option(cli_args *a, const char *arg, const char *name, int *error);
+int cli_flag(const char *arg, const char *name);
+
+int cli_parse_int(const char *command, const char *option, const char *text, long lo, long hi,
+                  int *out);
+int cli_parse_u64(const char *command, const char *option, const char *text, uint64_t *out);
+int cli_parse_double(const char *command, const char *option, const char *text, double lo,
+                     double hi, double *out);
+/* "224" or "160x192". */
+int cli_parse_size(const char *command, const char *option, const char *text, int *h, int *w);
+
+/* Prints "ghostnet COMMAND: error: ..." to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Prints the library's message for st; returns CLI_ERROR. */
+int cli_lib_error(const char *command, gn_context *ctx, gn_status st);
+
+/* Options naming a model: --weights FILE, or --arch/--width/--classes/--in-chans/--input/
+ * --small-input to build one. */
+typedef struct cli_model_spec {
+    const char *weights;
+    gn_model_config config;
+    int have_arch;
+    int have_input; /* --input was given */
+} cli_model_spec;
+
+void cli_model_spec_init(cli_model_spec *spec);
+/* Consumes arg if it is one of the model options: returns 1 if consumed, 0 if not, -1 on a
+ * usage error (already reported). */
+int cli_model_option(cli_args *a, const char *arg, cli_model_spec *spec);
+/* Loads --weights or builds the architecture (seeded weights). */
+int cli_open_model(const char *command, gn_context *ctx, const cli_model_spec *spec,
+                   uint64_t seed, gn_model **out);
+extern const char cli_model_options_help[];
+
+int cmd_info(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+
+#endif

@@ -1,0 +1,148 @@
+/* Reference execution of the graph (see exec.h). */
+#include "core/exec.h"
+#include "core/arena.h"
+#include "layers/layer.h"
+
+#include <limits.h>
+#include <string.h>
+
+static size_t value_bytes(const gn_exec *exec, int v)
+{
+    return (size_t)exec->n * gn_shape_numel(exec->shapes[v]) * sizeof(float);
+}
+
+/* The last node that reads value v, or the end of the graph for the output. */
+static int last_use(const gn_model *m, int v)
+{
+    if (v == m->output)
+        return m->num_nodes;
+    int last = m->values[v].producer;
+    for (int i = m->values[v].producer + 1; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            if (m->nodes[i].inputs[k] == v)
+                last = i;
+    return last;
+}
+
+static gn_status plan_activations(gn_exec *exec)
+{
+    gn_model *m = exec->model;
+    int count = m->num_values - 1; /* value 0 is the caller's input */
+    gn_arena_request *req = gn_alloc_named(m->ctx, (size_t)count * sizeof(*req), "arena plan");
+    if (!req)
+        return GN_ERR_NOMEM;
+    for (int v = 1; v < m->num_values; v++) {
+        gn_arena_request *r = &req[v - 1];
+        r->size = value_bytes(exec, v);
+        if (exec->training) {
+            r->first = 0; /* backward reads every activation: nothing may share */
+            r->last = INT_MAX;
+        } else {
+            r->first = m->values[v].producer;
+            r->last = last_use(m, v);
+        }
+    }
+    gn_status st = gn_arena_plan(m->ctx, req, count, &exec->arena_bytes);
+    if (st == GN_OK) {
+        exec->arena = gn_alloc_named(m->ctx, exec->arena_bytes, "activation arena");
+        if (!exec->arena)
+            st = GN_ERR_NOMEM;
+    }
+    for (int v = 1; v < m->num_values && st == GN_OK; v++)
+        exec->act[v] = (float *)((char *)exec->arena + req[v - 1].offset);
+    gn_free(m->ctx, req);
+    return st;
+}
+
+gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec **out)
+{
+    gn_context *ctx = m->ctx;
+    *out = NULL;
+    if (m->output < 0)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "model graph has no output");
+    if (n < 1)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "batch size must be >= 1, got %d", n);
+    if (training)
+        return gn_fail(ctx, GN_ERR_UNSUPPORTED, "training executions are not available yet");
+    gn_exec *exec = gn_alloc_zero(ctx, sizeof(*exec));
+    if (!exec)
+        return gn_fail(ctx, GN_ERR_NOMEM, "out of memory creating an execution");
+    exec->model = m;
+    exec->n = n;
+    exec->h = h;
+    exec->w = w;
+    exec->training = training;
+    size_t values = (size_t)m->num_values;
+    exec->shapes = gn_alloc_named(ctx, values * sizeof(gn_shape), "value shapes");
+    exec->act = exec->shapes ? gn_alloc_zero(ctx, values * sizeof(float *)) : NULL;
+    gn_status st = exec->act ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for values");
+    if (st == GN_OK)
+        st = gn_graph_infer_shapes(m, h, w, exec->shapes);
+    /* Guard the batch multiplication value_bytes does, before any buffer is sized by it. */
+    for (int v = 0; v < m->num_values && st == GN_OK; v++) {
+        size_t bytes;
+        if (!gn_mul_size((size_t)n, gn_shape_numel(exec->shapes[v]) * sizeof(float), &bytes))
+            st = gn_fail(ctx, GN_ERR_NOMEM, "batch %d of %dx%d inputs is too large", n, h, w);
+    }
+    if (st == GN_OK)
+        st = plan_activations(exec);
+    if (st != GN_OK) {
+        gn_exec_free(exec);
+        return st;
+    }
+    gn_rng_seed(&exec->rng, 0);
+    *out = exec;
+    return GN_OK;
+}
+
+void gn_exec_free(gn_exec *exec)
+{
+    if (!exec)
+        return;
+    gn_context *ctx = exec->model->ctx;
+    gn_free(ctx, exec->arena);
+    gn_free(ctx, exec->act);
+    gn_free(ctx, exec->grad);
+    gn_free(ctx, exec->saved);
+    gn_free(ctx, exec->shapes);
+    gn_free(ctx, exec);
+}
+
+static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
+{
+    gn_model *m = exec->model;
+    gn_node *node = &m->nodes[index];
+    memset(io, 0, sizeof(*io));
+    io->ctx = m->ctx;
+    io->node = node;
+    io->n = exec->n;
+    for (int k = 0; k < node->num_inputs; k++) {
+        io->in[k] = exec->shapes[node->inputs[k]];
+        io->x[k] = exec->act[node->inputs[k]];
+    }
+    io->out = exec->shapes[node->output];
+    io->y = exec->act[node->output];
+    for (int k = 0; k < node->num_params; k++)
+        io->params[k] = &m->params[node->params[k]];
+    if (node->op == GN_OP_BATCHNORM)
+        io->bn = &node->attr.bn;
+    io->training = exec->training;
+    io->rng = &exec->rng;
+}
+
+gn_status gn_exec_forward(gn_exec *exec, const float *input)
+{
+    gn_model *m = exec->model;
+    exec->act[0] = (float *)input; /* read only: no layer writes its inputs */
+    for (int i = 0; i < m->num_nodes; i++) {
+        gn_layer_io io;
+        fill_io(exec, i, &io);
+        gn_layer_kind_of(m->nodes[i].op)->forward(&io);
+    }
+    return GN_OK;
+}
+
+const float *gn_exec_output(const gn_exec *exec)
+{
+    return exec->act[exec->model->output];
+}

@@ -1,0 +1,30 @@
+/* Execution of a model's graph with the reference layers, for one batch size and input size.
+ * Created once (shapes resolved, one arena allocated), then run any number of times without
+ * allocating. Inference executions share memory between values whose lifetimes do not overlap;
+ * training executions keep every activation and gradient for the backward pass. */
+#ifndef GN_EXEC_H
+#define GN_EXEC_H
+
+#include "core/graph.h"
+
+struct gn_exec {
+    gn_model *model;
+    int n, h, w;
+    int training;
+    gn_shape *shapes;     /* per value                                      */
+    float **act;          /* per value; act[0] is the caller's input         */
+    float **grad;         /* per value, training only                        */
+    float **saved;        /* per node, training only                         */
+    void *arena;
+    size_t arena_bytes;
+    gn_rng rng;           /* dropout                                         */
+};
+
+gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec **out);
+void gn_exec_free(gn_exec *exec);
+/* Runs every layer on input (n x in_channels x h x w). */
+gn_status gn_exec_forward(gn_exec *exec, const float *input);
+/* The output value after a forward pass (n x num_classes). */
+const float *gn_exec_output(const gn_exec *exec);
+
+#endif

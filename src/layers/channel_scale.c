@@ -1,0 +1,36 @@
+/* channel_scale: y[n, c, h, w] = x[n, c, h, w] * gate[n, c] (squeeze-excite's re-weighting). */
+#include "layers/layer.h"
+
+#include <stdio.h>
+
+static int channel_scale_shape(const gn_node *node, const gn_shape *in, gn_shape *out,
+                               char *why, size_t why_size)
+{
+    (void)node;
+    if (in[1].c != in[0].c || in[1].h != 1 || in[1].w != 1) {
+        snprintf(why, why_size, "gate must be %dx1x1, got %dx%dx%d", in[0].c, in[1].c, in[1].h,
+                 in[1].w);
+        return -1;
+    }
+    *out = in[0];
+    return 0;
+}
+
+static void channel_scale_forward(gn_layer_io *io)
+{
+    size_t plane = (size_t)io->out.h * io->out.w;
+    size_t planes = (size_t)io->n * io->out.c;
+    for (size_t p = 0; p < planes; p++) {
+        float gate = io->x[1][p];
+        const float *x = io->x[0] + p * plane;
+        float *y = io->y + p * plane;
+        for (size_t i = 0; i < plane; i++)
+            y[i] = x[i] * gate;
+    }
+}
+
+const gn_layer_kind gn_layer_channel_scale = {
+    .name = "channel_scale",
+    .shape = channel_scale_shape,
+    .forward = channel_scale_forward,
+};

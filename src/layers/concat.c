@@ -1,0 +1,51 @@
+/* concat: y = concat(a, b) along channels, keeping the first keep channels (the Ghost module's
+ * "concatenate, keep the first n", paper Sec. 3.1). */
+#include "layers/layer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int concat_shape(const gn_node *node, const gn_shape *in, gn_shape *out, char *why,
+                        size_t why_size)
+{
+    if (in[0].h != in[1].h || in[0].w != in[1].w) {
+        snprintf(why, why_size, "operands differ in size: %dx%d vs %dx%d", in[0].h, in[0].w,
+                 in[1].h, in[1].w);
+        return -1;
+    }
+    if (node->attr.concat_keep > in[0].c + in[1].c) {
+        snprintf(why, why_size, "keeps %d channels of %d + %d", node->attr.concat_keep,
+                 in[0].c, in[1].c);
+        return -1;
+    }
+    out->c = node->attr.concat_keep;
+    out->h = in[0].h;
+    out->w = in[0].w;
+    return 0;
+}
+
+/* Channels of b copied into the output: whatever of keep is left after a. */
+static int channels_from_b(const gn_layer_io *io)
+{
+    int from_b = io->out.c - io->in[0].c;
+    return from_b > 0 ? from_b : 0;
+}
+
+static void concat_forward(gn_layer_io *io)
+{
+    size_t plane = (size_t)io->out.h * io->out.w;
+    int from_a = io->in[0].c < io->out.c ? io->in[0].c : io->out.c;
+    int from_b = channels_from_b(io);
+    for (int b = 0; b < io->n; b++) {
+        float *y = io->y + (size_t)b * io->out.c * plane;
+        memcpy(y, io->x[0] + (size_t)b * io->in[0].c * plane, (size_t)from_a * plane * sizeof(float));
+        memcpy(y + (size_t)from_a * plane, io->x[1] + (size_t)b * io->in[1].c * plane,
+               (size_t)from_b * plane * sizeof(float));
+    }
+}
+
+const gn_layer_kind gn_layer_concat = {
+    .name = "concat",
+    .shape = concat_shape,
+    .forward = concat_forward,
+};

@@ -1,0 +1,60 @@
+/* A layer kind: everything about one primitive op in one place (shape rule, cost, forward,
+ * backward), in the manner of darknet's *_layer.c files, without one struct holding every
+ * field of every kind. */
+#ifndef GN_LAYER_H
+#define GN_LAYER_H
+
+#include "core/graph.h"
+
+/* What a layer sees when it runs: batch size, shapes, buffers and parameters. */
+typedef struct gn_layer_io {
+    gn_context *ctx;
+    const gn_node *node;
+    int n;                  /* batch                                                      */
+    gn_shape in[2], out;
+    const float *x[2];      /* inputs (n x in[i])                                         */
+    float *y;               /* output (n x out)                                           */
+    gn_param *params[GN_NODE_MAX_PARAMS];
+    gn_bn_attr *bn;         /* mutable BN state (num_batches_tracked), batchnorm only      */
+    int training;           /* BN uses batch statistics, dropout drops                    */
+    /* backward only */
+    const float *dy;        /* gradient of the loss w.r.t. y                              */
+    float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */
+    float *saved;           /* per-node scratch written by forward for backward           */
+    gn_rng *rng;            /* dropout masks                                              */
+} gn_layer_io;
+
+typedef struct gn_layer_kind {
+    const char *name;
+    /* Output shape from input shapes; on failure writes why and returns -1. */
+    int (*shape)(const gn_node *node, const gn_shape *in, gn_shape *out, char *why,
+                 size_t why_size);
+    /* Multiply-accumulates for one image (0 for layers that do none). */
+    int64_t (*macs)(const gn_node *node, const gn_shape *in, const gn_shape *out);
+    /* Floats of scratch the training forward keeps for backward (NULL = none). */
+    size_t (*saved_floats)(const gn_node *node, int n, const gn_shape *in, const gn_shape *out);
+    void (*forward)(gn_layer_io *io);
+    void (*backward)(gn_layer_io *io);
+} gn_layer_kind;
+
+extern const gn_layer_kind gn_layer_conv2d;
+extern const gn_layer_kind gn_layer_batchnorm;
+extern const gn_layer_kind gn_layer_relu;
+extern const gn_layer_kind gn_layer_hard_sigmoid;
+extern const gn_layer_kind gn_layer_global_avgpool;
+extern const gn_layer_kind gn_layer_maxpool;
+extern const gn_layer_kind gn_layer_linear;
+extern const gn_layer_kind gn_layer_dropout;
+extern const gn_layer_kind gn_layer_add;
+extern const gn_layer_kind gn_layer_channel_scale;
+extern const gn_layer_kind gn_layer_concat;
+
+const gn_layer_kind *gn_layer_kind_of(gn_op op);
+
+/* Elements of one image's activation. */
+static inline size_t gn_shape_numel(gn_shape s)
+{
+    return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
+
+#endif

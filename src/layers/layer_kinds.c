@@ -1,0 +1,20 @@
+/* The table from op to layer kind. */
+#include "layers/layer.h"
+
+const gn_layer_kind *gn_layer_kind_of(gn_op op)
+{
+    static const gn_layer_kind *const kinds[GN_OP_COUNT] = {
+        [GN_OP_CONV2D] = &gn_layer_conv2d,
+        [GN_OP_BATCHNORM] = &gn_layer_batchnorm,
+        [GN_OP_RELU] = &gn_layer_relu,
+        [GN_OP_HARD_SIGMOID] = &gn_layer_hard_sigmoid,
+        [GN_OP_GLOBAL_AVGPOOL] = &gn_layer_global_avgpool,
+        [GN_OP_MAXPOOL] = &gn_layer_maxpool,
+        [GN_OP_LINEAR] = &gn_layer_linear,
+        [GN_OP_DROPOUT] = &gn_layer_dropout,
+        [GN_OP_ADD] = &gn_layer_add,
+        [GN_OP_CHANNEL_SCALE] = &gn_layer_channel_scale,
+        [GN_OP_CONCAT] = &gn_layer_concat,
+    };
+    return (unsigned)op < GN_OP_COUNT ? kinds[op] : NULL;
+}
