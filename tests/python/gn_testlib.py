@@ -1,0 +1,163 @@
+"""Shared helpers for the tests that compare the ghostnet CLI with live PyTorch.
+
+Environment (set by tests/python/CMakeLists.txt):
+  GHOSTNET     path of the ghostnet CLI binary
+  GN_TEST_TMP  scratch directory
+
+A missing torch, a missing GHOSTNET or a binary that does not exist is a FAILURE, never a skip:
+a check that did not run must not be reported as passing.
+"""
+
+import os
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+TOOLS = os.path.join(ROOT, "tools")
+
+
+def _fatal(msg):
+    sys.stderr.write("FAIL: %s\n" % msg)
+    sys.stderr.flush()
+    sys.exit(2)
+
+
+try:
+    import numpy as np  # noqa: F401
+    import torch  # noqa: F401
+except Exception as e:  # noqa: BLE001
+    _fatal("%s cannot import numpy/torch (%s: %s). These tests need the Debian PyTorch packages "
+           "(python3-torch, python3-numpy) under /usr/bin/python3; they refuse to skip."
+           % (sys.executable, type(e).__name__, e))
+
+sys.path.insert(0, TOOLS)
+import ghostnet_ref as R  # noqa: E402
+import count_ops  # noqa: E402,F401
+
+SUBPROCESS_TIMEOUT = 900
+
+
+def cli_path():
+    p = os.environ.get("GHOSTNET", "")
+    if not p:
+        raise AssertionError("GHOSTNET is not set (it must point to the ghostnet CLI binary; "
+                             "run these tests through ctest)")
+    if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+        raise AssertionError("GHOSTNET=%s is not an executable file" % p)
+    return p
+
+
+def scratch(name):
+    """A per-script scratch directory under GN_TEST_TMP (or the system temp dir)."""
+    base = os.environ.get("GN_TEST_TMP") or os.path.join(
+        os.environ.get("TMPDIR", "/tmp"), "ghostnet-pytests-%d" % os.getuid())
+    d = os.path.join(base, name)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class Result(object):
+    def __init__(self, args, returncode, stdout, stderr):
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def describe(self):
+        return ("command: %s\nexit: %s\nstdout: %s\nstderr: %s" %
+                (" ".join(self.args), self.returncode, self.stdout[-2000:], self.stderr[-2000:]))
+
+
+def run(args, timeout=SUBPROCESS_TIMEOUT):
+    args = [str(a) for a in args]
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("timed out after %ss: %s" % (timeout, " ".join(args))) from e
+    return Result(args, p.returncode, p.stdout.decode("utf-8", "replace"),
+                  p.stderr.decode("utf-8", "replace"))
+
+
+def run_cli(*args, **kw):
+    return run([cli_path()] + list(args), **kw)
+
+
+def run_tool(script, *args, **kw):
+    return run([sys.executable, os.path.join(TOOLS, script)] + list(args), **kw)
+
+
+def rel_err(c, t):
+    """max|c - t| / max|t| (the parity criterion)."""
+    c = np.asarray(c, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    denom = float(np.max(np.abs(t)))
+    if denom == 0.0:
+        return float(np.max(np.abs(c - t)))
+    return float(np.max(np.abs(c - t))) / denom
+
+
+def torch_logits(model, x):
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+
+
+def write_model(path, width=1.0, classes=1000, in_chans=3, seed=0, dtype="f32",
+                input_size=(224, 224)):
+    """Random reference model saved as our model file; returns the model as PyTorch sees the
+    file (rounded for f16/bf16)."""
+    m = R.randomize_(R.ghostnet(width, num_classes=classes, in_chans=in_chans), seed=seed)
+    R.save_model(path, m.eval(), dtype=dtype, input_size=input_size)
+    ref, _ = R.load_model(path)
+    return ref
+
+
+def random_input(batch, in_chans, h, w, seed=0):
+    return R.random_input(batch, in_chans, h, w, seed=seed).numpy()
+
+
+class CliTestCase(unittest.TestCase):
+    """Assertions on CLI runs."""
+
+    def assertSucceeded(self, res):
+        if res.returncode != 0:
+            self.fail("expected success\n" + res.describe())
+
+    def assertCleanFailure(self, res, mentions=(), output=None):
+        """Non-zero exit (not a signal), a one-line message on stderr naming one of `mentions`
+        (case-insensitive), no sanitizer report, and no output file left behind."""
+        d = res.describe()
+        self.assertNotEqual(res.returncode, 0, "expected a failure\n" + d)
+        self.assertGreater(res.returncode, 0, "killed by signal %d (crash)\n%s" % (-res.returncode, d)
+                           if res.returncode < 0 else d)
+        self.assertLess(res.returncode, 128, "exit status looks like a crash\n" + d)
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation",
+                    "Assertion", "core dumped"):
+            self.assertNotIn(bad, res.stderr, "crash / sanitizer report\n" + d)
+        lines = [l for l in res.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, "expected exactly one line on stderr\n" + d)
+        if mentions:
+            low = res.stderr.lower()
+            self.assertTrue(any(m.lower() in low for m in mentions),
+                            "stderr should mention one of %r\n%s" % (list(mentions), d))
+        if output is not None:
+            self.assertFalse(os.path.exists(output),
+                             "output file %s was left behind after a failure\n%s" % (output, d))
+            d = os.path.dirname(output) or "."
+            if os.path.isdir(d):
+                leftovers = [f for f in os.listdir(d) if f.startswith(os.path.basename(output))
+                             and f != os.path.basename(output)]
+                self.assertEqual(leftovers, [], "temporary output files left behind: %r" % leftovers)
+
+
+def main(need_cli=True):
+    # Check the binary once up front so a missing build is one clear failure.
+    if need_cli:
+        try:
+            cli_path()
+        except AssertionError as e:
+            _fatal(str(e))
+    unittest.main(verbosity=2)
