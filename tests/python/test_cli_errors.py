@@ -203,13 +203,16 @@ class CliErrors(T.CliTestCase):
 
     def test_missing_arguments(self):
         out = fresh("noarg_out.npy")
-        res = T.run_cli("forward", "--input", self.good_input, "--output", out)
-        self.assertCleanFailure(res, mentions=("--weights", "weights"), output=out)
-        res = T.run_cli("forward", "--weights", self.model_path, "--output", out)
-        self.assertCleanFailure(res, mentions=("--input", "input"), output=out)
-        res = T.run_cli("forward", "--weights", self.model_path, "--input", self.good_input,
-                        "--bogus-flag", "1", "--output", out)
-        self.assertCleanFailure(res, mentions=("--bogus-flag",), output=out)
+        cases = [
+            ("no --weights", ["--input", self.good_input, "--output", out], ("--weights", "weights")),
+            ("no --input", ["--weights", self.model_path, "--output", out], ("--input", "input")),
+            ("unknown flag", ["--weights", self.model_path, "--input", self.good_input,
+                              "--bogus-flag", "1", "--output", out], ("--bogus-flag",)),
+        ]
+        for tag, args, mentions in cases:
+            with self.subTest(tag):
+                res = T.run_cli("forward", *args)
+                self.assertCleanFailure(res, mentions=mentions, output=out)
 
     def test_unwritable_output(self):
         out = os.path.join(TMP, "no_such_dir", "out.npy")
