@@ -54,7 +54,7 @@ int cli_usage_error(const char *command, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'ghostnet %s --help')\n", command);
+    fprintf(stderr, " (see 'ghostnet %s --help')\n", command);
     return CLI_USAGE;
 }
 

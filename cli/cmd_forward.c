@@ -44,7 +44,7 @@ int cmd_forward(int argc, char **argv)
     if (!weights || !input || !output)
         return cli_usage_error("forward", "--weights, --input and --output are required");
 
-    gn_context_options options = {threads, NULL};
+    gn_context_options options = {.threads = threads};
     gn_context *ctx = NULL;
     gn_model *m = NULL;
     gn_npy x = {0};

@@ -34,9 +34,12 @@ static const char *grouped(int64_t value, char *buf, size_t size)
 
 static void describe(const gn_model_config *c, int num_classes, char *buf, size_t size)
 {
-    if (c->arch == GN_ARCH_GHOSTNET)
-        snprintf(buf, size, "GhostNet %gx%s, %d classes", c->width,
+    if (c->arch == GN_ARCH_GHOSTNET) {
+        char width[32];
+        snprintf(width, sizeof(width), "%g", c->width);
+        snprintf(buf, size, "GhostNet %s%sx%s, %d classes", width, strchr(width, '.') ? "" : ".0",
                  c->small_input ? " (small input)" : "", num_classes);
+    }
     else
         snprintf(buf, size, "model, %d classes", num_classes);
 }

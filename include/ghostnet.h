@@ -65,6 +65,8 @@ typedef struct gn_allocator {
 typedef struct gn_context_options {
     int threads;                  /* worker threads for kernels; 0 = 1                     */
     const gn_allocator *allocator; /* NULL = aligned malloc/free                            */
+    const char *isa;              /* kernels to use: NULL = best the CPU supports, or
+                                     "portable", "avx2", "avx512", "neon" (must be supported) */
 } gn_context_options;
 
 GN_API gn_status gn_context_create(const gn_context_options *options, gn_context **out);
@@ -72,6 +74,8 @@ GN_API void gn_context_destroy(gn_context *ctx);
 /* Message describing the last failure in this context ("" if none). Valid until the next call. */
 GN_API const char *gn_context_error(const gn_context *ctx);
 GN_API int gn_context_threads(const gn_context *ctx);
+/* Name of the kernel instruction set the context uses ("avx512", "avx2", "portable", ...). */
+GN_API const char *gn_context_isa(const gn_context *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Model configuration: what a model file's metadata carries, and what builders take.

@@ -197,7 +197,7 @@ static void count_range(void *p, int64_t begin, int64_t end)
 
 static void test_thread_pool(void)
 {
-    gn_context_options options = {3, NULL};
+    gn_context_options options = {.threads = 3};
     gn_context *ctx = NULL;
     CHECK(gn_context_create(&options, &ctx) == GN_OK);
     if (!ctx)

@@ -53,6 +53,17 @@ gn_status gn_context_create(const gn_context_options *options, gn_context **out)
     int threads = options ? options->threads : 1;
     if (threads < 0 || threads > 256)
         return GN_ERR_ARGUMENT;
+    gn_isa best = gn_cpu_detect(), isa = best;
+    if (options && options->isa) {
+        /* A forced ISA must be one this CPU runs: portable always, else not above the best
+         * (AVX2 is not available on aarch64 and NEON not on x86). */
+        if (gn_isa_parse(options->isa, &isa) != 0)
+            return GN_ERR_ARGUMENT;
+        int runs = isa == GN_ISA_PORTABLE || isa == best ||
+                   (isa == GN_ISA_AVX2 && best == GN_ISA_AVX512);
+        if (!runs)
+            return GN_ERR_UNSUPPORTED;
+    }
     if (threads == 0)
         threads = 1;
     gn_context *ctx = allocator.alloc(allocator.user, sizeof(*ctx), 64);
@@ -61,6 +72,7 @@ gn_status gn_context_create(const gn_context_options *options, gn_context **out)
     memset(ctx, 0, sizeof(*ctx));
     ctx->allocator = allocator;
     ctx->threads = threads;
+    ctx->isa = isa;
     if (threads > 1) {
         gn_status st = gn_thread_pool_create(ctx, threads, &ctx->pool);
         if (st != GN_OK) {
@@ -90,6 +102,11 @@ const char *gn_context_error(const gn_context *ctx)
 int gn_context_threads(const gn_context *ctx)
 {
     return ctx ? ctx->threads : 1;
+}
+
+const char *gn_context_isa(const gn_context *ctx)
+{
+    return gn_isa_name(ctx ? ctx->isa : GN_ISA_PORTABLE);
 }
 
 gn_status gn_fail(gn_context *ctx, gn_status status, const char *fmt, ...)

@@ -24,22 +24,43 @@ static int last_use(const gn_model *m, int v)
     return last;
 }
 
-static gn_status plan_activations(gn_exec *exec)
+static size_t saved_bytes(const gn_exec *exec, int index)
+{
+    const gn_node *node = &exec->model->nodes[index];
+    const gn_layer_kind *kind = gn_layer_kind_of(node->op);
+    if (!exec->training || !kind->saved_floats)
+        return 0;
+    gn_shape in[2] = {exec->shapes[node->inputs[0]],
+                      exec->shapes[node->inputs[node->num_inputs > 1 ? 1 : 0]]};
+    return kind->saved_floats(node, exec->n, in, &exec->shapes[node->output]) * sizeof(float);
+}
+
+/* One arena for everything an execution needs. Inference: activations only, sharing memory
+ * between values whose lifetimes do not overlap. Training: every activation, every gradient
+ * and each layer's saved state, all alive for the whole step (backward reads them). */
+static gn_status plan_arena(gn_exec *exec)
 {
     gn_model *m = exec->model;
-    int count = m->num_values - 1; /* value 0 is the caller's input */
+    int values = m->num_values - 1; /* value 0 is the caller's input */
+    int count = exec->training ? 2 * values + m->num_nodes : values;
     gn_arena_request *req = gn_alloc_named(m->ctx, (size_t)count * sizeof(*req), "arena plan");
     if (!req)
         return GN_ERR_NOMEM;
-    for (int v = 1; v < m->num_values; v++) {
-        gn_arena_request *r = &req[v - 1];
-        r->size = value_bytes(exec, v);
+    for (int i = 0; i < count; i++) {
+        gn_arena_request *r = &req[i];
+        if (i < values) {
+            r->size = value_bytes(exec, i + 1);
+        } else if (i < 2 * values) {
+            r->size = value_bytes(exec, i - values + 1);
+        } else {
+            r->size = saved_bytes(exec, i - 2 * values);
+        }
         if (exec->training) {
-            r->first = 0; /* backward reads every activation: nothing may share */
+            r->first = 0;
             r->last = INT_MAX;
         } else {
-            r->first = m->values[v].producer;
-            r->last = last_use(m, v);
+            r->first = m->values[i + 1].producer;
+            r->last = last_use(m, i + 1);
         }
     }
     gn_status st = gn_arena_plan(m->ctx, req, count, &exec->arena_bytes);
@@ -48,8 +69,15 @@ static gn_status plan_activations(gn_exec *exec)
         if (!exec->arena)
             st = GN_ERR_NOMEM;
     }
-    for (int v = 1; v < m->num_values && st == GN_OK; v++)
-        exec->act[v] = (float *)((char *)exec->arena + req[v - 1].offset);
+    for (int i = 0; i < count && st == GN_OK; i++) {
+        float *at = (float *)((char *)exec->arena + req[i].offset);
+        if (i < values)
+            exec->act[i + 1] = at;
+        else if (i < 2 * values)
+            exec->grad[i - values + 1] = at;
+        else
+            exec->saved[i - 2 * values] = req[i].size ? at : NULL;
+    }
     gn_free(m->ctx, req);
     return st;
 }
@@ -62,8 +90,6 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         return gn_fail(ctx, GN_ERR_ARGUMENT, "model graph has no output");
     if (n < 1)
         return gn_fail(ctx, GN_ERR_ARGUMENT, "batch size must be >= 1, got %d", n);
-    if (training)
-        return gn_fail(ctx, GN_ERR_UNSUPPORTED, "training executions are not available yet");
     gn_exec *exec = gn_alloc_zero(ctx, sizeof(*exec));
     if (!exec)
         return gn_fail(ctx, GN_ERR_NOMEM, "out of memory creating an execution");
@@ -74,8 +100,13 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
     exec->training = training;
     size_t values = (size_t)m->num_values;
     exec->shapes = gn_alloc_named(ctx, values * sizeof(gn_shape), "value shapes");
-    exec->act = exec->shapes ? gn_alloc_zero(ctx, values * sizeof(float *)) : NULL;
-    gn_status st = exec->act ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for values");
+    exec->act = gn_alloc_zero(ctx, values * sizeof(float *));
+    if (training) {
+        exec->grad = gn_alloc_zero(ctx, values * sizeof(float *));
+        exec->saved = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(float *) + 1);
+    }
+    int ok = exec->shapes && exec->act && (!training || (exec->grad && exec->saved));
+    gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, exec->shapes);
     /* Guard the batch multiplication value_bytes does, before any buffer is sized by it. */
@@ -85,7 +116,7 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
             st = gn_fail(ctx, GN_ERR_NOMEM, "batch %d of %dx%d inputs is too large", n, h, w);
     }
     if (st == GN_OK)
-        st = plan_activations(exec);
+        st = plan_arena(exec);
     if (st != GN_OK) {
         gn_exec_free(exec);
         return st;
@@ -128,6 +159,12 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
         io->bn = &node->attr.bn;
     io->training = exec->training;
     io->rng = &exec->rng;
+    if (exec->training) {
+        io->saved = exec->saved[index];
+        io->dy = exec->grad[node->output];
+        for (int k = 0; k < node->num_inputs; k++)
+            io->dx[k] = exec->grad[node->inputs[k]]; /* NULL for the model input */
+    }
 }
 
 gn_status gn_exec_forward(gn_exec *exec, const float *input)
@@ -138,6 +175,22 @@ gn_status gn_exec_forward(gn_exec *exec, const float *input)
         gn_layer_io io;
         fill_io(exec, i, &io);
         gn_layer_kind_of(m->nodes[i].op)->forward(&io);
+    }
+    return GN_OK;
+}
+
+gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
+{
+    gn_model *m = exec->model;
+    if (!exec->training)
+        return gn_fail(m->ctx, GN_ERR_ARGUMENT, "backward needs a training execution");
+    for (int v = 1; v < m->num_values; v++)
+        memset(exec->grad[v], 0, value_bytes(exec, v));
+    memcpy(exec->grad[m->output], dlogits, value_bytes(exec, m->output));
+    for (int i = m->num_nodes - 1; i >= 0; i--) {
+        gn_layer_io io;
+        fill_io(exec, i, &io);
+        gn_layer_kind_of(m->nodes[i].op)->backward(&io);
     }
     return GN_OK;
 }

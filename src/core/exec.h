@@ -24,6 +24,10 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
 void gn_exec_free(gn_exec *exec);
 /* Runs every layer on input (n x in_channels x h x w). */
 gn_status gn_exec_forward(gn_exec *exec, const float *input);
+/* Backpropagates dlogits (n x num_classes) through the last forward pass of a training
+ * execution: value gradients are recomputed, parameter gradients (param->grad, which must be
+ * allocated) are accumulated, as PyTorch's .backward() does. */
+gn_status gn_exec_backward(gn_exec *exec, const float *dlogits);
 /* The output value after a forward pass (n x num_classes). */
 const float *gn_exec_output(const gn_exec *exec);
 

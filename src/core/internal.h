@@ -3,6 +3,7 @@
 #define GN_INTERNAL_H
 
 #include "ghostnet.h"
+#include "kernels/cpu.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@ typedef struct gn_thread_pool gn_thread_pool;
 struct gn_context {
     gn_allocator allocator;
     int threads;
+    gn_isa isa;           /* kernels chosen at creation                  */
     gn_thread_pool *pool; /* NULL when threads == 1 */
     gn_status last_status;
     char message[GN_ERROR_MAX];

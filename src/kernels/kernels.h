@@ -17,4 +17,11 @@ typedef struct gn_conv_geom {
 void gn_conv2d_forward_ref(const gn_conv_geom *g, int n, const float *x, const float *weight,
                            const float *bias, float *y);
 
+/* dx += conv_transpose(dy, weight): the gradient w.r.t. the input, accumulated. */
+void gn_conv2d_backward_data_ref(const gn_conv_geom *g, int n, const float *dy,
+                                 const float *weight, float *dx);
+/* dweight += dy (x) x and dbias += sum(dy), accumulated over the batch; dbias may be NULL. */
+void gn_conv2d_backward_weight_ref(const gn_conv_geom *g, int n, const float *x, const float *dy,
+                                   float *dweight, float *dbias);
+
 #endif

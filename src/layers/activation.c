@@ -41,14 +41,40 @@ static void hard_sigmoid_forward(gn_layer_io *io)
         io->y[i] = hard_sigmoid(io->x[0][i]);
 }
 
+/* d relu = dy where x > 0 */
+static void relu_backward(gn_layer_io *io)
+{
+    size_t count = io_numel(io);
+    if (!io->dx[0])
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (io->x[0][i] > 0.0f)
+            io->dx[0][i] += io->dy[i];
+}
+
+/* d hard_sigmoid = dy / 6 where 0 < x + 3 < 6 (relu6's flat parts pass nothing) */
+static void hard_sigmoid_backward(gn_layer_io *io)
+{
+    size_t count = io_numel(io);
+    if (!io->dx[0])
+        return;
+    for (size_t i = 0; i < count; i++) {
+        float t = io->x[0][i] + 3.0f;
+        if (t > 0.0f && t < 6.0f)
+            io->dx[0][i] += io->dy[i] / 6.0f;
+    }
+}
+
 const gn_layer_kind gn_layer_relu = {
     .name = "relu",
     .shape = same_shape,
     .forward = relu_forward,
+    .backward = relu_backward,
 };
 
 const gn_layer_kind gn_layer_hard_sigmoid = {
     .name = "hard_sigmoid",
     .shape = same_shape,
     .forward = hard_sigmoid_forward,
+    .backward = hard_sigmoid_backward,
 };

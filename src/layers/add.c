@@ -23,8 +23,18 @@ static void add_forward(gn_layer_io *io)
         io->y[i] = io->x[0][i] + io->x[1][i];
 }
 
+static void add_backward(gn_layer_io *io)
+{
+    size_t count = (size_t)io->n * gn_shape_numel(io->out);
+    for (int k = 0; k < 2; k++)
+        if (io->dx[k])
+            for (size_t i = 0; i < count; i++)
+                io->dx[k][i] += io->dy[i];
+}
+
 const gn_layer_kind gn_layer_add = {
     .name = "add",
     .shape = add_shape,
     .forward = add_forward,
+    .backward = add_backward,
 };

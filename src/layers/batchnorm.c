@@ -1,5 +1,7 @@
-/* batchnorm: y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel. Inference uses the
- * running statistics. */
+/* batchnorm: y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel.
+ * Inference uses the running statistics. Training uses the batch's mean and biased variance,
+ * and updates running = (1 - momentum) * running + momentum * batch, with the unbiased
+ * variance, as PyTorch does; the batch mean and 1/sqrt(var + eps) are kept for backward. */
 #include "layers/layer.h"
 
 #include <math.h>
@@ -16,21 +18,106 @@ static int batchnorm_shape(const gn_node *node, const gn_shape *in, gn_shape *ou
     return 0;
 }
 
+static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
+                              const gn_shape *out)
+{
+    (void)node;
+    (void)n;
+    (void)out;
+    return 2 * (size_t)in[0].c; /* batch mean, inverse std */
+}
+
+/* Sum and sum of squares of channel c over the batch, in double for a stable variance. */
+static void channel_moments(const gn_layer_io *io, int c, double *mean, double *var)
+{
+    size_t plane = (size_t)io->out.h * io->out.w;
+    double sum = 0.0, sq = 0.0;
+    for (int b = 0; b < io->n; b++) {
+        const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
+        for (size_t i = 0; i < plane; i++)
+            sum += x[i];
+    }
+    double count = (double)plane * io->n;
+    *mean = sum / count;
+    for (int b = 0; b < io->n; b++) {
+        const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
+        for (size_t i = 0; i < plane; i++)
+            sq += (x[i] - *mean) * (x[i] - *mean);
+    }
+    *var = sq / count;
+}
+
 static void batchnorm_forward(gn_layer_io *io)
 {
     const float *gamma = io->params[0]->data, *beta = io->params[1]->data;
-    const float *mean = io->params[2]->data, *var = io->params[3]->data;
-    float eps = io->node->attr.bn.eps;
+    float *running_mean = io->params[2]->data, *running_var = io->params[3]->data;
+    const gn_bn_attr *a = &io->node->attr.bn;
     size_t plane = (size_t)io->out.h * io->out.w;
+    double count = (double)plane * io->n;
     int channels = io->out.c;
-    for (int b = 0; b < io->n; b++) {
-        for (int c = 0; c < channels; c++) {
-            float scale = gamma[c] / sqrtf(var[c] + eps);
-            float shift = beta[c] - mean[c] * scale;
+    for (int c = 0; c < channels; c++) {
+        float mean, invstd;
+        if (io->training) {
+            double bmean, bvar;
+            channel_moments(io, c, &bmean, &bvar);
+            mean = (float)bmean;
+            invstd = (float)(1.0 / sqrt(bvar + a->eps));
+            double unbiased = count > 1 ? bvar * count / (count - 1) : bvar;
+            running_mean[c] = (1.0f - a->momentum) * running_mean[c] + a->momentum * mean;
+            running_var[c] = (1.0f - a->momentum) * running_var[c] +
+                             a->momentum * (float)unbiased;
+            io->saved[c] = mean;
+            io->saved[channels + c] = invstd;
+        } else {
+            mean = running_mean[c];
+            invstd = 1.0f / sqrtf(running_var[c] + a->eps);
+        }
+        float scale = gamma[c] * invstd;
+        float shift = beta[c] - mean * scale;
+        for (int b = 0; b < io->n; b++) {
             const float *x = io->x[0] + ((size_t)b * channels + c) * plane;
             float *y = io->y + ((size_t)b * channels + c) * plane;
             for (size_t i = 0; i < plane; i++)
                 y[i] = x[i] * scale + shift;
+        }
+    }
+    if (io->training)
+        io->bn->num_batches_tracked++;
+}
+
+/* With xhat = (x - mean) * invstd and M values per channel:
+ *   dgamma = sum(dy * xhat), dbeta = sum(dy),
+ *   dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M). */
+static void batchnorm_backward(gn_layer_io *io)
+{
+    const float *gamma = io->params[0]->data;
+    float *dgamma = io->params[0]->grad, *dbeta = io->params[1]->grad;
+    size_t plane = (size_t)io->out.h * io->out.w;
+    int channels = io->out.c;
+    float count = (float)plane * (float)io->n;
+    for (int c = 0; c < channels; c++) {
+        float mean = io->saved[c], invstd = io->saved[channels + c];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int b = 0; b < io->n; b++) {
+            size_t at = ((size_t)b * channels + c) * plane;
+            for (size_t i = 0; i < plane; i++) {
+                float xhat = (io->x[0][at + i] - mean) * invstd;
+                sum_dy += io->dy[at + i];
+                sum_dy_xhat += io->dy[at + i] * xhat;
+            }
+        }
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        if (!io->dx[0])
+            continue;
+        float k = gamma[c] * invstd, mean_dy = (float)sum_dy / count;
+        float mean_dy_xhat = (float)sum_dy_xhat / count;
+        for (int b = 0; b < io->n; b++) {
+            size_t at = ((size_t)b * channels + c) * plane;
+            for (size_t i = 0; i < plane; i++) {
+                float xhat = (io->x[0][at + i] - mean) * invstd;
+                io->dx[0][at + i] += k * (io->dy[at + i] - mean_dy - xhat * mean_dy_xhat);
+            }
         }
     }
 }
@@ -38,5 +125,7 @@ static void batchnorm_forward(gn_layer_io *io)
 const gn_layer_kind gn_layer_batchnorm = {
     .name = "batchnorm",
     .shape = batchnorm_shape,
+    .saved_floats = batchnorm_saved,
     .forward = batchnorm_forward,
+    .backward = batchnorm_backward,
 };

@@ -29,8 +29,28 @@ static void channel_scale_forward(gn_layer_io *io)
     }
 }
 
+/* dx += dy * gate; dgate += sum over the plane of dy * x */
+static void channel_scale_backward(gn_layer_io *io)
+{
+    size_t plane = (size_t)io->out.h * io->out.w;
+    size_t planes = (size_t)io->n * io->out.c;
+    for (size_t p = 0; p < planes; p++) {
+        float gate = io->x[1][p], dgate = 0.0f;
+        const float *x = io->x[0] + p * plane, *dy = io->dy + p * plane;
+        float *dx = io->dx[0] ? io->dx[0] + p * plane : NULL;
+        for (size_t i = 0; i < plane; i++) {
+            dgate += dy[i] * x[i];
+            if (dx)
+                dx[i] += dy[i] * gate;
+        }
+        if (io->dx[1])
+            io->dx[1][p] += dgate;
+    }
+}
+
 const gn_layer_kind gn_layer_channel_scale = {
     .name = "channel_scale",
     .shape = channel_scale_shape,
     .forward = channel_scale_forward,
+    .backward = channel_scale_backward,
 };

@@ -31,21 +31,40 @@ static int channels_from_b(const gn_layer_io *io)
     return from_b > 0 ? from_b : 0;
 }
 
-static void concat_forward(gn_layer_io *io)
+/* Copies the kept channels between y and the two operands: forward y <- (a, b); backward
+ * da += dy[:from_a], db += dy[from_a:]. */
+static void concat_copy(gn_layer_io *io, int backward)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
-    int from_a = io->in[0].c < io->out.c ? io->in[0].c : io->out.c;
-    int from_b = channels_from_b(io);
+    int from[2] = {io->in[0].c < io->out.c ? io->in[0].c : io->out.c, channels_from_b(io)};
     for (int b = 0; b < io->n; b++) {
-        float *y = io->y + (size_t)b * io->out.c * plane;
-        memcpy(y, io->x[0] + (size_t)b * io->in[0].c * plane, (size_t)from_a * plane * sizeof(float));
-        memcpy(y + (size_t)from_a * plane, io->x[1] + (size_t)b * io->in[1].c * plane,
-               (size_t)from_b * plane * sizeof(float));
+        size_t at = (size_t)b * io->out.c * plane;
+        for (int k = 0; k < 2; k++) {
+            size_t len = (size_t)from[k] * plane;
+            size_t src = (size_t)b * io->in[k].c * plane;
+            if (!backward)
+                memcpy(io->y + at, io->x[k] + src, len * sizeof(float));
+            else if (io->dx[k])
+                for (size_t i = 0; i < len; i++)
+                    io->dx[k][src + i] += io->dy[at + i];
+            at += len;
+        }
     }
+}
+
+static void concat_forward(gn_layer_io *io)
+{
+    concat_copy(io, 0);
+}
+
+static void concat_backward(gn_layer_io *io)
+{
+    concat_copy(io, 1);
 }
 
 const gn_layer_kind gn_layer_concat = {
     .name = "concat",
     .shape = concat_shape,
     .forward = concat_forward,
+    .backward = concat_backward,
 };

@@ -46,9 +46,20 @@ static void conv2d_forward(gn_layer_io *io)
     gn_conv2d_forward_ref(&g, io->n, io->x[0], io->params[0]->data, bias, io->y);
 }
 
+/* dx += W^T * dy (transposed conv); dW += dy (x) x; db += sum dy. */
+static void conv2d_backward(gn_layer_io *io)
+{
+    gn_conv_geom g = conv_geometry(io->node, &io->in[0], &io->out);
+    if (io->dx[0])
+        gn_conv2d_backward_data_ref(&g, io->n, io->dy, io->params[0]->data, io->dx[0]);
+    float *dbias = io->node->attr.conv.bias ? io->params[1]->grad : NULL;
+    gn_conv2d_backward_weight_ref(&g, io->n, io->x[0], io->dy, io->params[0]->grad, dbias);
+}
+
 const gn_layer_kind gn_layer_conv2d = {
     .name = "conv2d",
     .shape = conv2d_shape,
     .macs = conv2d_macs,
     .forward = conv2d_forward,
+    .backward = conv2d_backward,
 };

@@ -42,9 +42,34 @@ static void linear_forward(gn_layer_io *io)
     }
 }
 
+/* dx += dy W; dW += dy^T x; db += sum dy */
+static void linear_backward(gn_layer_io *io)
+{
+    int in_f = io->node->attr.linear.in_features, out_f = io->node->attr.linear.out_features;
+    const float *weight = io->params[0]->data;
+    float *dweight = io->params[0]->grad, *dbias = io->params[1]->grad;
+    for (int b = 0; b < io->n; b++) {
+        const float *x = io->x[0] + (size_t)b * in_f;
+        const float *dy = io->dy + (size_t)b * out_f;
+        float *dx = io->dx[0] ? io->dx[0] + (size_t)b * in_f : NULL;
+        for (int o = 0; o < out_f; o++) {
+            float g = dy[o];
+            float *dw = dweight + (size_t)o * in_f;
+            const float *w = weight + (size_t)o * in_f;
+            dbias[o] += g;
+            for (int i = 0; i < in_f; i++)
+                dw[i] += g * x[i];
+            if (dx)
+                for (int i = 0; i < in_f; i++)
+                    dx[i] += g * w[i];
+        }
+    }
+}
+
 const gn_layer_kind gn_layer_linear = {
     .name = "linear",
     .shape = linear_shape,
     .macs = linear_macs,
     .forward = linear_forward,
+    .backward = linear_backward,
 };

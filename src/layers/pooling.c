@@ -73,14 +73,60 @@ static void maxpool_forward(gn_layer_io *io)
     }
 }
 
+/* d mean = dy / (h * w) to every position */
+static void global_avgpool_backward(gn_layer_io *io)
+{
+    if (!io->dx[0])
+        return;
+    size_t plane = (size_t)io->in[0].h * io->in[0].w;
+    size_t planes = (size_t)io->n * io->in[0].c;
+    for (size_t p = 0; p < planes; p++) {
+        float g = io->dy[p] / (float)plane;
+        float *dx = io->dx[0] + p * plane;
+        for (size_t i = 0; i < plane; i++)
+            dx[i] += g;
+    }
+}
+
+/* dy goes to the window's maximum, found again from x (the first one on ties, as forward). */
+static void maxpool_backward(gn_layer_io *io)
+{
+    if (!io->dx[0])
+        return;
+    const gn_pool_attr *a = &io->node->attr.pool;
+    gn_shape in = io->in[0], out = io->out;
+    size_t planes = (size_t)io->n * in.c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = io->x[0] + p * in.h * in.w;
+        float *dx = io->dx[0] + p * in.h * in.w;
+        const float *dy = io->dy + p * out.h * out.w;
+        for (int oy = 0; oy < out.h; oy++)
+            for (int ox = 0; ox < out.w; ox++) {
+                int best = -1;
+                for (int ky = 0; ky < a->kernel; ky++) {
+                    int iy = oy * a->stride - a->padding + ky;
+                    for (int kx = 0; kx < a->kernel && iy >= 0 && iy < in.h; kx++) {
+                        int ix = ox * a->stride - a->padding + kx;
+                        if (ix >= 0 && ix < in.w && (best < 0 || x[iy * in.w + ix] > x[best]))
+                            best = iy * in.w + ix;
+                    }
+                }
+                if (best >= 0)
+                    dx[best] += dy[oy * out.w + ox];
+            }
+    }
+}
+
 const gn_layer_kind gn_layer_global_avgpool = {
     .name = "global_avgpool",
     .shape = global_avgpool_shape,
     .forward = global_avgpool_forward,
+    .backward = global_avgpool_backward,
 };
 
 const gn_layer_kind gn_layer_maxpool = {
     .name = "maxpool",
     .shape = maxpool_shape,
     .forward = maxpool_forward,
+    .backward = maxpool_backward,
 };
