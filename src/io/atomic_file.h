@@ -15,6 +15,10 @@ typedef struct gn_atomic_file {
 } gn_atomic_file;
 
 gn_status gn_atomic_open(gn_context *ctx, const char *path, gn_atomic_file *af);
+/* Writes size bytes through af->fp; a failure is recorded naming the target and temp file. */
+gn_status gn_atomic_write(gn_context *ctx, gn_atomic_file *af, const void *data, size_t size);
+/* After writing through af->fp directly (fprintf, fputc): records an error if any failed. */
+gn_status gn_atomic_check(gn_context *ctx, gn_atomic_file *af);
 /* Flushes, fsyncs, renames. On failure the temporary file is removed and the target untouched. */
 gn_status gn_atomic_commit(gn_context *ctx, gn_atomic_file *af);
 /* Discards the temporary file. Safe to call after a failed commit or twice. */

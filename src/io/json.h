@@ -37,7 +37,16 @@ gn_status gn_json_parse(gn_context *ctx, const char *text, size_t size, const ch
 void gn_json_free(gn_context *ctx, gn_json *json);
 /* Member of an object by key, or NULL. */
 const gn_json *gn_json_get(const gn_json *object, const char *key);
-/* Writes s as a JSON string literal with escapes. */
+/* Writes s as a JSON string literal with escapes. s must be UTF-8 (gn_json_is_utf8) for the
+ * result to be JSON; write errors are left for the caller to find with ferror. */
 void gn_json_write_string(FILE *fp, const char *s);
+
+/* Whether s[0..length) is well-formed UTF-8 (no overlong forms, surrogates or values above
+ * U+10FFFF), as every JSON string must be. Writers check names with it before writing. */
+bool gn_json_is_utf8(const char *s, size_t length);
+/* Sets *duplicate to a string that occurs more than once in names[0..count), or to NULL when
+ * all differ. O(n log n); fails only for lack of memory. */
+gn_status gn_json_find_duplicate(gn_context *ctx, const char *const *names, size_t count,
+                                 const char **duplicate);
 
 #endif
