@@ -1,0 +1,48 @@
+/* Fast NCHW 2-D convolution for training: forward, backward data and backward weight for one
+ * slice of a batch, single-threaded (callers parallelise over the batch, one call per thread
+ * with its own workspace; the calls share no state). Geometry as gn_conv_geom (kernels.h):
+ * weight OIHW with I = in_c / groups, out_h = (in_h + 2 * padding - kernel) / stride + 1 (and
+ * likewise out_w), which the caller guarantees. Results match gn_conv2d_*_ref to float rounding.
+ *
+ * Paths, chosen from the geometry:
+ *   groups == in_c (depthwise, any channel multiplier out_c / in_c): direct vectorised loops over
+ *       zero-padded, stride-deinterleaved copies of each plane; no GEMM.
+ *   everything else (dense or grouped, any kernel, stride, padding): GEMM per group with the
+ *       batch slice as the N dimension, so small images still make wide products:
+ *       forward        Y = W * im2col(X), im2col done while packing (never materialised);
+ *                      1x1 stride-1 pad-0 packs the NCHW planes directly.
+ *       backward data  stride 1: the forward convolution of dY with the flipped, transposed
+ *                      weights, accumulated into dX; other strides: dcol = W^T * dY in
+ *                      workspace-sized blocks, then col2im adds it into dX.
+ *       backward weight dW += dY * im2col(X)^T with a dot-product kernel that reads both factors
+ *                      along their contiguous pixel rows (1x1: straight from X; otherwise from
+ *                      im2col blocks built in the workspace).
+ *
+ * isa selects the kernels (gn_cpu.h); pass only an ISA the CPU supports (ctx->isa). ISAs the
+ * build has no kernels for run the portable ones. No allocation: ws is a caller buffer of at
+ * least gn_conv2d_workspace_bytes(isa, g) bytes, any alignment, enough for all three
+ * operations and any n; it is scratch only (nothing is kept between calls). */
+#ifndef GN_CONV_H
+#define GN_CONV_H
+
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+#include <stddef.h>
+
+size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g);
+
+/* y = conv(x, w) (+ bias): y is overwritten (its old contents are never read); bias may be NULL. */
+void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x, const float *w,
+                       const float *bias, float *y, void *ws);
+
+/* dx += the gradient w.r.t. the input (accumulates, like gn_conv2d_backward_data_ref). */
+void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const float *dy,
+                             const float *w, float *dx, void *ws);
+
+/* dw += gradient w.r.t. the weight, dbias += per-channel sums of dy (both accumulate, over the
+ * n images of the slice); dbias may be NULL. */
+void gn_conv2d_backward_weight(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
+                               const float *dy, float *dw, float *dbias, void *ws);
+
+#endif

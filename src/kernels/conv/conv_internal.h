@@ -1,0 +1,85 @@
+/* Pieces shared by the convolution paths: im2col views (packers for the GEMM engine), col2im,
+ * and the depthwise kernel tables. */
+#ifndef GN_CONV_INTERNAL_H
+#define GN_CONV_INTERNAL_H
+
+#include "kernels/conv/conv.h"
+#include "kernels/gemm/gemm_engine.h"
+
+#include <stddef.h>
+
+/* A batch of NCHW images seen as the im2col matrix of a convolution: row r = (c, ky, kx) for
+ * channels counted from x, column j = (image, oy, ox) counted from column j0. A 1x1 stride-1
+ * pad-0 view is flattened to one row per plane, so its runs are whole planes. */
+typedef struct gn_im2col {
+    gn_gemm_src src; /* first member: the packer casts back */
+    const float *x;  /* image 0, first channel of the view */
+    ptrdiff_t img_stride, j0;
+    int in_h, in_w, out_h, out_w, k, stride, pad;
+} gn_im2col;
+
+gn_im2col gn_im2col_view(const float *x, ptrdiff_t img_stride, int in_h, int in_w, int out_h,
+                         int out_w, int k, int stride, int pad);
+
+/* dst[(r - r0) * ld + (j - j0)] = im2col(r, j) for r in [r0, r0 + rows), j in [j0, j0 + cols). */
+void gn_im2col_rows(const gn_im2col *v, int r0, int rows, ptrdiff_t j0, int cols, float *dst,
+                    ptrdiff_t ld);
+/* The inverse scatter: dx (laid out as v->x) += src placed like gn_im2col_rows' dst. */
+void gn_col2im_add(const gn_im2col *v, float *dx, int r0, int rows, ptrdiff_t j0, int cols,
+                   const float *src, ptrdiff_t ld);
+
+/* The A operand of a stride-1 backward data pass: A(ic, (oc, ky, kx)) =
+ * w[oc][ic][k-1-ky][k-1-kx] for the weights w of one group (cout_g x cin_g x k x k). */
+typedef struct gn_flip_src {
+    gn_gemm_src src;
+    const float *w;
+    int cin_g, k;
+} gn_flip_src;
+gn_flip_src gn_flip_view(const float *w, int cin_g, int k);
+
+/* ---- depthwise ---- */
+
+/* A zero-padded input plane split by column phase: padded column u = t * s + f is element t of
+ * row r in phase plane f, at ph + f * phase_size + r * qw + t. Tap (ky, kx) of output (oy, ox)
+ * then reads phase kx % s, row oy * s + ky, element ox + kx / s: contiguous in ox for any
+ * stride, so every ISA loads whole vectors. */
+typedef struct gn_dw_plane {
+    const float *ph;
+    ptrdiff_t phase_size;
+    int qw, s, k, out_h, out_w;
+} gn_dw_plane;
+
+/* Backward data of one input channel: its mult output channels' dy planes, zero-padded by ml
+ * rows above and mm columns left (plane j at dyp + j * dyp_size, rows of dw floats), and their
+ * weights (w + j * k * k). */
+typedef struct gn_dw_bd {
+    const float *dyp, *w;
+    ptrdiff_t dyp_size;
+    int dw, ml, mm, mult, k, s;
+} gn_dw_bd;
+
+typedef struct gn_dw_kernels {
+    int vl; /* lanes of the vector accumulators backward_weight leaves in vacc */
+    /* y (out_h x out_w) = bias + the k x k taps w over the phase planes */
+    void (*forward)(const gn_dw_plane *p, const float *w, float bias, float *y);
+    /* vacc[(ky * k + kx) * vl + lane] += partial sums of dy * tap (ky, kx) */
+    void (*backward_weight)(const gn_dw_plane *p, const float *dy, float *vacc);
+    /* out[t - t0] += every contribution to padded row r = R * s + rho, padded column
+     * u = t * s + phi, for t in [t0, t0 + cnt) */
+    void (*backward_data_row)(const gn_dw_bd *d, int R, int rho, int phi, int t0, int cnt,
+                              float *out);
+} gn_dw_kernels;
+
+extern const gn_dw_kernels gn_dw_kernels_portable;
+extern const gn_dw_kernels gn_dw_kernels_avx2;
+extern const gn_dw_kernels gn_dw_kernels_avx512;
+
+size_t gn_dw_workspace(const gn_conv_geom *g);
+void gn_dw_forward(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, const float *x,
+                   const float *w, const float *bias, float *y, void *ws);
+void gn_dw_backward_data(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, const float *dy,
+                         const float *w, float *dx, void *ws);
+void gn_dw_backward_weight(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, const float *x,
+                           const float *dy, float *dw, void *ws);
+
+#endif
