@@ -217,6 +217,72 @@ GN_API int gn_graph_channels(const gn_model *m, gn_value v);
 /* Re-initialises every parameter with PyTorch's default scheme from seed. */
 GN_API gn_status gn_model_init_params(gn_model *m, uint64_t seed);
 
+/* ---------------------------------------------------------------------------------------------
+ * Training: SGD with momentum on softmax cross-entropy, as torch.optim.SGD and
+ * torch.nn.CrossEntropyLoss compute them, so runs agree with PyTorch step for step.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum gn_lr_schedule {
+    GN_LR_CONSTANT = 0,
+    GN_LR_STEP,   /* lr * gamma^(floor(step / step_size))                                   */
+    GN_LR_COSINE  /* min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2 after the warm-up     */
+} gn_lr_schedule;
+
+typedef struct gn_train_config {
+    float lr;               /* base learning rate                                            */
+    float momentum;         /* 0 = plain SGD                                                 */
+    int nesterov;
+    float weight_decay;     /* L2 added to the gradient, as torch.optim.SGD does             */
+    int decay_norm_and_bias;/* 0: BN weights/biases and conv/linear biases get no decay      */
+    float label_smoothing;  /* as CrossEntropyLoss(label_smoothing=...)                      */
+    gn_lr_schedule schedule;
+    int64_t total_steps;    /* cosine: length of the schedule (after warm-up)                */
+    int64_t step_size;      /* step schedule: steps between decays                           */
+    float gamma;            /* step schedule: decay factor                                   */
+    float min_lr;           /* cosine: final learning rate                                   */
+    int64_t warmup_steps;   /* linear warm-up from lr / warmup_steps to lr                   */
+    uint64_t seed;          /* dropout masks: step s uses a generator seeded from (seed, s)  */
+} gn_train_config;
+
+/* lr 0.1, momentum 0.9, weight decay 5e-4 (not on BN and biases), constant schedule. */
+GN_API void gn_train_config_default(gn_train_config *config);
+/* The learning rate a config gives at step (0-based). */
+GN_API float gn_train_lr_at(const gn_train_config *config, int64_t step);
+
+typedef struct gn_trainer gn_trainer;
+
+typedef struct gn_step_stats {
+    float loss;      /* mean loss over the batch                                             */
+    int correct;     /* images whose arg-max logit is the label                              */
+    float lr;        /* learning rate used for this step                                     */
+} gn_step_stats;
+
+/* A trainer owns the optimiser state and a training execution for up to max_batch images of
+ * h x w. The model must stay alive while the trainer exists. */
+GN_API gn_status gn_trainer_create(gn_model *model, const gn_train_config *config, int max_batch,
+                                   int h, int w, gn_trainer **out);
+GN_API void gn_trainer_free(gn_trainer *trainer);
+/* One SGD step on n <= max_batch images (NCHW, normalised) with labels in [0, classes):
+ * forward in training mode (batch statistics, dropout), loss, backward, update. */
+GN_API gn_status gn_trainer_step(gn_trainer *trainer, const float *images, const int32_t *labels,
+                                 int n, gn_step_stats *stats);
+/* Steps taken so far (also the index of the next step's learning rate). */
+GN_API int64_t gn_trainer_steps(const gn_trainer *trainer);
+/* Checkpoints: the model file plus the optimiser's momentum buffers and step count, and the
+ * caller's extra metadata (keys should start with "train."). Written atomically. */
+GN_API gn_status gn_trainer_save(gn_trainer *trainer, const char *path,
+                                 const char *const *meta_keys, const char *const *meta_values,
+                                 size_t meta_count);
+/* Restores momentum buffers and step count from a checkpoint written by gn_trainer_save; the
+ * model's weights are loaded with gn_model_load from the same file. */
+GN_API gn_status gn_trainer_restore(gn_trainer *trainer, const char *path);
+
+/* Softmax cross-entropy of logits (n x classes) against labels, mean over the batch, with label
+ * smoothing eps: target = (1 - eps) * onehot + eps / classes. If dlogits is not NULL it gets
+ * d loss / d logits. */
+GN_API gn_status gn_cross_entropy(gn_context *ctx, const float *logits, const int32_t *labels,
+                                  int n, int classes, float label_smoothing, float *loss,
+                                  float *dlogits);
+
 /* GhostNet's channel rounding: max(4, int(v + 2) // 4 * 4), plus 4 if below 0.9 v. */
 GN_API int gn_make_divisible(double v, int divisor);
 

@@ -155,8 +155,12 @@ class GhostBottleneck(nn.Module):
 
 
 class GhostNet(nn.Module):
-    def __init__(self, width=1.0, num_classes=1000, in_chans=3, dropout=0.2, cfgs=None):
+    def __init__(self, width=1.0, num_classes=1000, in_chans=3, dropout=0.2, cfgs=None,
+                 small_input=False):
+        """small_input: the variant for 28-32 px images -- the stem and the blocks.1 stage run at
+        stride 1 (so blocks.1.0 has no conv_dw / bn_dw); every other tensor is as official."""
         super().__init__()
+        self.small_input = bool(small_input)
         self.width = float(width)
         self.num_classes = int(num_classes)
         self.in_chans = int(in_chans)
@@ -164,16 +168,18 @@ class GhostNet(nn.Module):
         cfgs = GHOSTNET_CFGS if cfgs is None else cfgs
 
         stem_chs = make_divisible(16 * width, 4)
-        self.conv_stem = nn.Conv2d(in_chans, stem_chs, 3, 2, 1, bias=False)
+        self.conv_stem = nn.Conv2d(in_chans, stem_chs, 3, 1 if small_input else 2, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_chs)
         self.act1 = nn.ReLU(inplace=False)
 
         stages = []
         in_chs = stem_chs
         exp_size = None
-        for cfg in cfgs:
+        for stage, cfg in enumerate(cfgs):
             layers = []
             for k, exp_size, c, se_ratio, s in cfg:
+                if small_input and stage == 1:
+                    s = 1
                 out_chs = make_divisible(c * width, 4)
                 mid_chs = make_divisible(exp_size * width, 4)
                 layers.append(GhostBottleneck(in_chs, mid_chs, out_chs, k, s, se_ratio=se_ratio))
@@ -202,8 +208,9 @@ class GhostNet(nn.Module):
         return self.classifier(x)
 
 
-def ghostnet(width=1.0, num_classes=1000, in_chans=3, dropout=0.2):
-    return GhostNet(width=width, num_classes=num_classes, in_chans=in_chans, dropout=dropout)
+def ghostnet(width=1.0, num_classes=1000, in_chans=3, dropout=0.2, small_input=False):
+    return GhostNet(width=width, num_classes=num_classes, in_chans=in_chans, dropout=dropout,
+                    small_input=small_input)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +418,7 @@ def _fmt_float(v):
 
 
 def model_metadata(width=1.0, num_classes=1000, in_chans=3, input_size=(224, 224), mean=None,
-                   std=None, dropout=0.2, arch="ghostnet"):
+                   std=None, dropout=0.2, arch="ghostnet", small_input=False):
     """The __metadata__ of our model file format (all values strings)."""
     if isinstance(input_size, int):
         input_size = (input_size, input_size)
@@ -432,6 +439,7 @@ def model_metadata(width=1.0, num_classes=1000, in_chans=3, input_size=(224, 224
         "mean": ",".join(_fmt_float(m) for m in mean),
         "std": ",".join(_fmt_float(s) for s in std),
         "dropout": _fmt_float(dropout),
+        **({"small_input": "1"} if small_input else {}),
     }
 
 
@@ -457,7 +465,7 @@ def state_dict_for_file(state_dict, dtype="f32"):
 def save_model(path, model, dtype="f32", input_size=(224, 224), mean=None, std=None):
     """Writes a GhostNet as our model file (every state_dict key, metadata from the model)."""
     meta = model_metadata(model.width, model.num_classes, model.in_chans, input_size, mean, std,
-                          model.dropout)
+                          model.dropout, small_input=model.small_input)
     save_safetensors(path, state_dict_for_file(model.state_dict(), dtype), meta)
     return meta
 
@@ -478,7 +486,8 @@ def load_model(path, strict=True):
     if meta.get("format") != MODEL_FORMAT:
         raise SafetensorsError("%s: not a %s file (format=%r)" % (path, MODEL_FORMAT, meta.get("format")))
     model = GhostNet(width=float(meta["width"]), num_classes=int(meta["num_classes"]),
-                     in_chans=int(meta["in_channels"]), dropout=float(meta.get("dropout", "0.2")))
+                     in_chans=int(meta["in_channels"]), dropout=float(meta.get("dropout", "0.2")),
+                     small_input=meta.get("small_input", "0") == "1")
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     model.load_state_dict(sd, strict=strict)
     model.eval()

@@ -13,8 +13,7 @@
  *   small_input  "1" for the 28-32 px GhostNet variant
  *   ghost        "s,d" when the convs were replaced by Ghost modules
  */
-#include "core/graph.h"
-#include "io/safetensors.h"
+#include "io/model_file.h"
 #include "models/models.h"
 
 #include <errno.h>
@@ -220,7 +219,8 @@ static gn_status check_tensors(gn_model *m, const gn_st_file *f)
     }
     for (size_t i = 0; i < f->count; i++) {
         const gn_st_tensor *t = &f->tensors[i];
-        if (param_index(m, t->name) >= 0)
+        if (param_index(m, t->name) >= 0 ||
+            strncmp(t->name, GN_OPTIMIZER_PREFIX, strlen(GN_OPTIMIZER_PREFIX)) == 0)
             continue;
         if (bn_for_counter(m, t->name)) {
             if (t->numel != 1 || (t->dtype != GN_DTYPE_I64 && t->dtype != GN_DTYPE_I32))
@@ -351,7 +351,7 @@ gn_status gn_model_load_weights(gn_model *m, const char *path)
  * Saving
  * -------------------------------------------------------------------------------------------- */
 
-#define GN_META_MAX 16
+#define GN_META_MAX 40
 
 typedef struct meta_builder {
     const char *keys[GN_META_MAX];
@@ -410,13 +410,23 @@ gn_status gn_model_save(gn_model *m, const char *path)
 {
     if (!m || !path)
         return m ? gn_fail(m->ctx, GN_ERR_ARGUMENT, "gn_model_save: NULL path") : GN_ERR_ARGUMENT;
+    return gn_model_write(m, path, NULL);
+}
+
+gn_status gn_model_write(gn_model *m, const char *path, const gn_model_extras *extras)
+{
     if (!m->has_weights)
-        return gn_fail(m->ctx, GN_ERR_ARGUMENT, "gn_model_save: the model has no weights");
+        return gn_fail(m->ctx, GN_ERR_ARGUMENT, "%s: the model has no weights to save", path);
     gn_context *ctx = m->ctx;
+    size_t extra_count = extras ? extras->count : 0;
+    size_t extra_meta = extras ? extras->meta_count : 0;
+    if (extra_meta > GN_META_MAX / 2)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "%s: too many metadata entries (%zu)", path,
+                       extra_meta);
     int num_bn = 0;
     for (int i = 0; i < m->num_nodes; i++)
         num_bn += m->nodes[i].op == GN_OP_BATCHNORM;
-    size_t count = (size_t)m->num_params + (size_t)num_bn;
+    size_t count = (size_t)m->num_params + (size_t)num_bn + extra_count;
     gn_st_entry *entries = gn_alloc_named(ctx, count * sizeof(*entries), "tensor list");
     int64_t *shapes = gn_alloc_named(ctx, (size_t)m->num_params * 4 * sizeof(int64_t), "shapes");
     int64_t *counters = gn_alloc_named(ctx, (size_t)(num_bn ? num_bn : 1) * sizeof(int64_t),
@@ -447,9 +457,15 @@ gn_status gn_model_save(gn_model *m, const char *path)
             bn_index++;
         }
     }
+    for (size_t i = 0; i < extra_count && st == GN_OK; i++)
+        entries[e++] = extras->entries[i];
     if (st == GN_OK) {
         meta_builder meta;
         build_metadata(m, &meta);
+        for (size_t i = 0; i < extra_meta; i++) {
+            meta.keys[meta.count] = extras->meta_keys[i];
+            meta.values[meta.count++] = extras->meta_values[i];
+        }
         st = gn_st_write(ctx, path, entries, e, meta.keys, meta.values, meta.count);
     }
     gn_free(ctx, entries);
