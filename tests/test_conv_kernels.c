@@ -185,7 +185,9 @@ static void test_network_shapes(gn_rng *rng)
         {33, 8, 14, 14, 3, 2, 1, 1},   /* col2im with several row and column blocks */
         {32, 32, 8, 8, 3, 1, 1, 1},    /* ResNet 3x3 */
         {33, 20, 28, 28, 3, 1, 1, 1},  /* im2col blocks split along pixels */
-        {64, 64, 2, 2, 3, 1, 1, 1},    /* VGG's last stage */
+        {64, 64, 2, 2, 3, 1, 1, 1},    /* VGG's last stage: weight gradient by GEMM */
+        {66, 128, 9, 9, 3, 2, 1, 2},   /* grouped, strided, weight gradient by GEMM */
+        {128, 192, 7, 7, 1, 1, 0, 2},  /* grouped pointwise, weight gradient by GEMM */
         {24, 24, 28, 28, 3, 1, 1, 24}, /* depthwise */
         {24, 48, 14, 14, 3, 1, 1, 24}, /* depthwise, multiplier 2 */
         {16, 48, 7, 7, 5, 2, 2, 16},   /* depthwise 5x5 stride 2, multiplier 3 */

@@ -72,6 +72,21 @@ static const gn_dw_kernels *dw_kernels_for(gn_isa isa)
     return &gn_dw_kernels_portable;
 }
 
+/* The weight gradient has two paths. The dot-product kernel needs no packing, but it reduces its
+ * vector accumulators once per L2-sized chunk (more often the wider the layer) and wastes lanes
+ * on planes that are not a whole number of vectors. The GEMM transposes both factors while
+ * packing, a cost per MAC of about (M + N) / (M * N), which wide layers amortise. The
+ * thresholds on M * N / (M + N) come from bench/kernels on Zen 5 (AVX-512 and AVX2 agree); the
+ * scalar dot kernel has no lanes to save, so portable always takes the GEMM. */
+static int weight_gradient_by_gemm(const gn_gemm_kernels *kr, const gn_conv_geom *g)
+{
+    shape s = shape_of(g);
+    double width = (double)s.cout_g * s.K / (s.cout_g + s.K);
+    if (kr->dot_vl == 1)
+        return 1;
+    return width >= (s.ohw >= 256 ? 60.0 : 30.0);
+}
+
 /* Block of the strided backward data path: rows of dcol (= taps) x columns (= pixels). */
 static void dcol_block(const shape *s, int *rows, int *cols)
 {
@@ -109,7 +124,10 @@ size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g)
         dcol_block(&s, &rows, &cols);
         bwd_data = align_floats(DCOL_FLOATS) + gn_gemm_workspace(kr, rows, cols, s.cout_g);
     }
-    if (!is_pointwise(g))
+    if (weight_gradient_by_gemm(kr, g))
+        bwd_weight = align_floats((size_t)kr->kc * kr->nr) +
+                     gn_gemm_workspace(kr, s.cout_g, s.K, BIG_N);
+    else if (!is_pointwise(g))
         bwd_weight = align_floats(COL_FLOATS);
     size_t most = fwd > bwd_data ? fwd : bwd_data;
     return (most > bwd_weight ? most : bwd_weight) + GN_WS_ALIGN;
@@ -288,6 +306,31 @@ static void backward_weight_im2col(const gn_gemm_kernels *kr, const gn_conv_geom
     }
 }
 
+/* dW_g (cout_g x K) += dY_g (cout_g x n*ohw) * im2col(X_g)^T as one GEMM per group, the batch
+ * folded into the reduction so that small planes still make long products. */
+static void backward_weight_gemm(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                                 const float *x, const float *dy, float *dw, void *ws)
+{
+    shape s = shape_of(g);
+    float *tmp = gn_ws_align(ws);
+    void *gemm_ws = (char *)tmp + align_floats((size_t)kr->kc * kr->nr);
+    int pixels = (int)(n * s.ohw);
+    for (int gi = 0; gi < s.groups; gi++) {
+        gn_planes_t a = gn_planes_t_view(dy + gi * s.cout_g * s.ohw, s.ohw, g->out_c * s.ohw, 0);
+        gn_gemm_dst c = {dw + (ptrdiff_t)gi * s.cout_g * s.K, s.K, PTRDIFF_MAX, 0};
+        if (is_pointwise(g)) {
+            gn_planes_t b = gn_planes_t_view(x + gi * s.cin_g * s.ihw, s.ihw, g->in_c * s.ihw, 1);
+            gn_gemm_run(kr, s.cout_g, s.K, pixels, 1.0f, &a.src, &b.src, 1.0f, &c, gemm_ws);
+        } else {
+            gn_im2col xv = gn_im2col_view(x + gi * s.cin_g * s.ihw, g->in_c * s.ihw, g->in_h,
+                                          g->in_w, g->out_h, g->out_w, g->kernel, g->stride,
+                                          g->padding);
+            gn_im2col_t b = gn_im2col_t_view(xv, tmp);
+            gn_gemm_run(kr, s.cout_g, s.K, pixels, 1.0f, &a.src, &b.src, 1.0f, &c, gemm_ws);
+        }
+    }
+}
+
 /* dbias[oc] += sum of dy over the slice; eight partial sums keep the adds independent. */
 static void backward_bias(const gn_conv_geom *g, int n, const float *dy, float *dbias)
 {
@@ -317,6 +360,8 @@ void gn_conv2d_backward_weight(gn_isa isa, const gn_conv_geom *g, int n, const f
         return;
     if (is_depthwise(g))
         gn_dw_backward_weight(dw_kernels_for(isa), g, n, x, dy, dw, ws);
+    else if (weight_gradient_by_gemm(gn_gemm_kernels_for(isa), g))
+        backward_weight_gemm(gn_gemm_kernels_for(isa), g, n, x, dy, dw, ws);
     else if (is_pointwise(g))
         backward_weight_pointwise(gn_gemm_kernels_for(isa), g, n, x, dy, dw);
     else

@@ -175,3 +175,64 @@ gn_flip_src gn_flip_view(const float *w, int cin_g, int k)
     gn_flip_src f = {{pack_flip, NULL, 0, 0}, w, cin_g, k};
     return f;
 }
+
+/* ---- transposed operands of the GEMM weight gradient (batch folded into K) ---- */
+
+/* dst[p * width + i] = plane i0 + i at batch pixel pix0 + p, for i < planes, p < pixels. */
+static void planes_t_pack(const gn_planes_t *v, int i0, int planes, ptrdiff_t pix0, int pixels,
+                          float *dst, int width)
+{
+    for (int p = 0; p < pixels;) {
+        ptrdiff_t j = pix0 + p, img = j / v->hw, q = j % v->hw;
+        int len = v->hw - q < pixels - p ? (int)(v->hw - q) : pixels - p;
+        const float *src = v->x + img * v->img_stride + (ptrdiff_t)i0 * v->hw + q;
+        for (int t = 0; t < len; t++) {
+            float *d = dst + (size_t)(p + t) * width;
+            for (int i = 0; i < planes; i++)
+                d[i] = src[(ptrdiff_t)i * v->hw + t];
+        }
+        p += len;
+    }
+}
+
+static void pack_planes_t_a(const gn_gemm_src *src, int r0, int rows, int c0, int cols,
+                            float *dst, int width)
+{
+    planes_t_pack((const gn_planes_t *)src, r0, rows, c0, cols, dst, width);
+}
+
+static void pack_planes_t_b(const gn_gemm_src *src, int r0, int rows, int c0, int cols,
+                            float *dst, int width)
+{
+    planes_t_pack((const gn_planes_t *)src, c0, cols, r0, rows, dst, width);
+    if (cols < width)
+        for (int r = 0; r < rows; r++)
+            memset(dst + (size_t)r * width + cols, 0, (size_t)(width - cols) * sizeof(float));
+}
+
+gn_planes_t gn_planes_t_view(const float *x, ptrdiff_t hw, ptrdiff_t img_stride, int as_b)
+{
+    gn_planes_t v = {{as_b ? pack_planes_t_b : pack_planes_t_a, NULL, 0, 0}, x, hw, img_stride};
+    return v;
+}
+
+/* B(p, r) = im2col(r, p): rows of im2col built into tmp, then transposed into the panel. */
+static void pack_im2col_t(const gn_gemm_src *src, int r0, int rows, int c0, int cols, float *dst,
+                          int width)
+{
+    const gn_im2col_t *v = (const gn_im2col_t *)src;
+    gn_im2col_rows(&v->cols, c0, cols, r0, rows, v->tmp, rows);
+    for (int p = 0; p < rows; p++) {
+        float *d = dst + (size_t)p * width;
+        for (int j = 0; j < cols; j++)
+            d[j] = v->tmp[(size_t)j * rows + p];
+        for (int j = cols; j < width; j++)
+            d[j] = 0.0f;
+    }
+}
+
+gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp)
+{
+    gn_im2col_t v = {{pack_im2col_t, NULL, 0, 0}, cols, tmp};
+    return v;
+}

@@ -37,6 +37,25 @@ typedef struct gn_flip_src {
 } gn_flip_src;
 gn_flip_src gn_flip_view(const float *w, int cin_g, int k);
 
+/* NCHW planes as a GEMM operand with the batch folded into K: element (plane i, pixel p) is
+ * plane i of image p / hw at pixel p % hw. As A (as_b = 0) it is the planes x pixels matrix;
+ * as B (as_b = 1) its transpose, pixels x planes. Packing transposes. */
+typedef struct gn_planes_t {
+    gn_gemm_src src;
+    const float *x;
+    ptrdiff_t hw, img_stride;
+} gn_planes_t;
+gn_planes_t gn_planes_t_view(const float *x, ptrdiff_t hw, ptrdiff_t img_stride, int as_b);
+
+/* im2col(X)^T as a B operand (pixels x taps); packing goes through tmp, which must hold
+ * kc * nr floats of the GEMM kernels in use. */
+typedef struct gn_im2col_t {
+    gn_gemm_src src;
+    gn_im2col cols;
+    float *tmp;
+} gn_im2col_t;
+gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp);
+
 /* ---- depthwise ---- */
 
 /* A zero-padded input plane split by column phase: padded column u = t * s + f is element t of

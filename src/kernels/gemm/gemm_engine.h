@@ -46,7 +46,7 @@ typedef struct gn_gemm_kernels {
      * j < nr; beta == 0 does not read c. */
     void (*tile)(int mr, int nr, int k, const float *a, const float *b, float *c, ptrdiff_t ldc,
                  float alpha, float beta);
-    int dot_mr, dot_nr;
+    int dot_mr, dot_nr, dot_vl; /* dot_vl: lanes of its accumulators (1: scalar) */
     /* Dot-product kernel for C += A * B^T when both operands are contiguous along K, which is
      * how NCHW stores the two factors of a weight gradient; it needs no packing. For i < mr,
      * j < nr: c[i * ldc + j] += sum over t < nb, q < len of

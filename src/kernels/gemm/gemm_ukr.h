@@ -184,5 +184,6 @@ const gn_gemm_kernels GN_GEMM_TABLE = {
     .tile = tile,
     .dot_mr = GN_DOT_MR,
     .dot_nr = GN_DOT_NR,
+    .dot_vl = GN_VL,
     .dot = dot,
 };
