@@ -63,37 +63,30 @@ size_t gn_dw_workspace(const gn_conv_geom *g)
     return (fwd > bwd ? fwd : bwd) + GN_WS_ALIGN;
 }
 
-/* Output columns t of phase f whose padded column t * s + f - p is inside [0, in_w): [lo, hi). */
-static void phase_range(int f, int s, int p, int in_w, int qw, int *lo, int *hi)
+/* Zero padding never changes from plane to plane, so the phase planes are cleared once per call
+ * and each plane only overwrites the positions of real input elements. */
+static void clear_phases(const gn_conv_geom *g, const dw_geom *d, float *ph)
 {
-    int a = p - f, b = in_w - 1 + p - f;
-    *lo = a <= 0 ? 0 : (a + s - 1) / s;
-    *hi = b < 0 ? 0 : imin(b / s + 1, qw);
-    if (*hi < *lo)
-        *hi = *lo;
+    memset(ph, 0, (size_t)g->stride * d->phase_size * sizeof(float));
 }
 
-static void build_phases(const gn_conv_geom *g, const dw_geom *d, const float *x, float *ph)
+static void fill_phases(const gn_dw_kernels *kr, const gn_conv_geom *g, const dw_geom *d,
+                        const float *x, float *ph)
 {
     int s = g->stride, p = g->padding;
+    if (s == 1) {
+        kr->copy_rows(ph + (ptrdiff_t)p * d->qw + p, d->qw, x, g->in_w, g->in_h, g->in_w);
+        return;
+    }
     for (int f = 0; f < s; f++) {
         int lo, hi;
-        phase_range(f, s, p, g->in_w, d->qw, &lo, &hi);
-        for (int r = 0; r < d->ph; r++) {
-            float *row = ph + f * d->phase_size + (ptrdiff_t)r * d->qw;
-            int iy = r - p;
-            if (iy < 0 || iy >= g->in_h) {
-                memset(row, 0, (size_t)d->qw * sizeof(float));
-                continue;
-            }
-            const float *src = x + (ptrdiff_t)iy * g->in_w + f - p; /* element t at t * s */
-            memset(row, 0, (size_t)lo * sizeof(float));
-            if (s == 1)
-                memcpy(row + lo, src + lo, (size_t)(hi - lo) * sizeof(float));
-            else
-                for (int t = lo; t < hi; t++)
-                    row[t] = src[t * s];
-            memset(row + hi, 0, (size_t)(d->qw - hi) * sizeof(float));
+        gn_dw_phase_range(f, s, p, g->in_w, d->qw, &lo, &hi);
+        float *pf = ph + f * d->phase_size + (ptrdiff_t)p * d->qw;
+        for (int iy = 0; iy < g->in_h; iy++) {
+            float *restrict row = pf + (ptrdiff_t)iy * d->qw;
+            const float *restrict src = x + (ptrdiff_t)iy * g->in_w + f - p; /* t at t * s */
+            for (int t = lo; t < hi; t++)
+                row[t] = src[t * s];
         }
     }
 }
@@ -110,9 +103,10 @@ void gn_dw_forward(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, const 
     dw_geom d = dw_geom_of(g);
     float *ph = gn_ws_align(ws);
     gn_dw_plane plane = plane_of(g, &d, ph);
+    clear_phases(g, &d, ph);
     for (int b = 0; b < n; b++)
         for (int c = 0; c < g->in_c; c++) {
-            build_phases(g, &d, x + ((ptrdiff_t)b * g->in_c + c) * d.ihw, ph);
+            fill_phases(kr, g, &d, x + ((ptrdiff_t)b * g->in_c + c) * d.ihw, ph);
             for (int j = 0; j < d.mult; j++) {
                 int oc = c * d.mult + j;
                 kr->forward(&plane, w + (ptrdiff_t)oc * d.kk, bias ? bias[oc] : 0.0f,
@@ -131,7 +125,7 @@ static void dw_weight_block(const gn_dw_kernels *kr, const gn_conv_geom *g, cons
     size_t per = (size_t)d->kk * kr->vl;
     memset(vacc, 0, (size_t)mb * per * sizeof(float));
     for (int b = 0; b < n; b++) {
-        build_phases(g, d, x + ((ptrdiff_t)b * g->in_c + c) * d->ihw, ph);
+        fill_phases(kr, g, d, x + ((ptrdiff_t)b * g->in_c + c) * d->ihw, ph);
         for (int j = 0; j < mb; j++) {
             int oc = c * d->mult + j0 + j;
             kr->backward_weight(&plane, dy + ((ptrdiff_t)b * g->out_c + oc) * d->ohw,
@@ -154,49 +148,23 @@ void gn_dw_backward_weight(const gn_dw_kernels *kr, const gn_conv_geom *g, int n
     dw_geom d = dw_geom_of(g);
     float *ph = gn_ws_align(ws);
     float *vacc = (float *)(void *)((char *)ph + align_floats((size_t)g->stride * d.phase_size));
+    clear_phases(g, &d, ph);
     for (int c = 0; c < g->in_c; c++)
         for (int j0 = 0; j0 < d.mult; j0 += MULT_BLOCK)
             dw_weight_block(kr, g, &d, n, c, j0, imin(MULT_BLOCK, d.mult - j0), x, dy, dw, ph,
                             vacc);
 }
 
-/* dy planes of outputs [oc0, oc0 + mb) of one image, each with ml zero rows above and ml zero
- * columns left (the most taps any output reaches back), zero beyond. */
-static void pad_dy(const gn_conv_geom *g, const dw_geom *d, const float *dy, int mb, float *dyp)
+/* dy planes of outputs [oc0, oc0 + mb) of one image into the interiors of the padded planes
+ * (ml zero rows above, ml zero columns left: the most taps any output reaches back), whose
+ * zeros were written once per call. */
+static void pad_dy(const gn_dw_kernels *kr, const gn_conv_geom *g, const dw_geom *d,
+                   const float *dy, int mb, float *dyp)
 {
     size_t plane = (size_t)d->dh * d->dw;
-    memset(dyp, 0, (size_t)mb * plane * sizeof(float));
     for (int j = 0; j < mb; j++)
-        for (int oy = 0; oy < g->out_h; oy++)
-            memcpy(dyp + j * plane + (size_t)(oy + d->ml) * d->dw + d->ml,
-                   dy + (ptrdiff_t)j * d->ohw + (ptrdiff_t)oy * g->out_w,
-                   (size_t)g->out_w * sizeof(float));
-}
-
-/* dx plane += contributions of the mb outputs in D. Padded row r = iy + p splits as R * s + rho;
- * stride 1 accumulates straight into dx rows, other strides go phase by phase through tmp. */
-static void dw_data_plane(const gn_dw_kernels *kr, const gn_conv_geom *g, const dw_geom *d,
-                          const gn_dw_bd *bd, float *dx, float *tmp)
-{
-    int s = g->stride, p = g->padding;
-    for (int iy = 0; iy < g->in_h; iy++) {
-        int r = iy + p;
-        float *row = dx + (ptrdiff_t)iy * g->in_w;
-        if (s == 1) {
-            kr->backward_data_row(bd, r, 0, 0, p, g->in_w, row);
-            continue;
-        }
-        for (int f = 0; f < s; f++) {
-            int lo, hi;
-            phase_range(f, s, p, g->in_w, d->tcap, &lo, &hi);
-            if (hi <= lo)
-                continue;
-            memset(tmp, 0, (size_t)(hi - lo) * sizeof(float));
-            kr->backward_data_row(bd, r / s, r % s, f, lo, hi - lo, tmp);
-            for (int t = lo; t < hi; t++)
-                row[t * s + f - p] += tmp[t - lo];
-        }
-    }
+        kr->copy_rows(dyp + j * plane + (size_t)d->ml * d->dw + d->ml, d->dw,
+                      dy + (ptrdiff_t)j * d->ohw, g->out_w, g->out_h, g->out_w);
 }
 
 void gn_dw_backward_data(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, const float *dy,
@@ -206,13 +174,14 @@ void gn_dw_backward_data(const gn_dw_kernels *kr, const gn_conv_geom *g, int n, 
     int mb_max = imin(d.mult, MULT_BLOCK);
     float *dyp = gn_ws_align(ws);
     float *tmp = (float *)(void *)((char *)dyp + align_floats((size_t)mb_max * d.dh * d.dw));
+    memset(dyp, 0, (size_t)mb_max * d.dh * d.dw * sizeof(float));
     for (int b = 0; b < n; b++)
         for (int c = 0; c < g->in_c; c++)
             for (int j0 = 0; j0 < d.mult; j0 += MULT_BLOCK) {
                 int mb = imin(MULT_BLOCK, d.mult - j0), oc0 = c * d.mult + j0;
-                pad_dy(g, &d, dy + ((ptrdiff_t)b * g->out_c + oc0) * d.ohw, mb, dyp);
-                gn_dw_bd bd = {dyp, w + (ptrdiff_t)oc0 * d.kk, (ptrdiff_t)d.dh * d.dw, d.dw,
-                               d.ml, d.ml, mb, g->kernel, g->stride};
-                dw_data_plane(kr, g, &d, &bd, dx + ((ptrdiff_t)b * g->in_c + c) * d.ihw, tmp);
+                pad_dy(kr, g, &d, dy + ((ptrdiff_t)b * g->out_c + oc0) * d.ohw, mb, dyp);
+                gn_dw_bd bd = {dyp, w + (ptrdiff_t)oc0 * d.kk, (ptrdiff_t)d.dh * d.dw, d.dw, d.ml,
+                               mb, g->kernel, g->stride, g->in_h, g->in_w, g->padding};
+                kr->backward_data(&bd, dx + ((ptrdiff_t)b * g->in_c + c) * d.ihw, tmp);
             }
 }

@@ -69,13 +69,26 @@ typedef struct gn_dw_plane {
 } gn_dw_plane;
 
 /* Backward data of one input channel: its mult output channels' dy planes, zero-padded by ml
- * rows above and mm columns left (plane j at dyp + j * dyp_size, rows of dw floats), and their
- * weights (w + j * k * k). */
+ * rows above and ml columns left (plane j at dyp + j * dyp_size, rows of dw floats), and their
+ * weights (w + j * k * k); the input plane is in_h x in_w with padding p. */
 typedef struct gn_dw_bd {
     const float *dyp, *w;
     ptrdiff_t dyp_size;
-    int dw, ml, mm, mult, k, s;
+    int dw, ml, mult, k, s, in_h, in_w, p;
 } gn_dw_bd;
+
+/* Elements t of phase f whose padded column t * s + f lies in [p, p + in_w), i.e. on a real
+ * input column: [*lo, *hi), with hi capped at cap. */
+static inline void gn_dw_phase_range(int f, int s, int p, int in_w, int cap, int *lo, int *hi)
+{
+    int a = p - f, b = in_w - 1 + p - f;
+    *lo = a <= 0 ? 0 : (a + s - 1) / s;
+    *hi = b < 0 ? 0 : b / s + 1;
+    if (*hi > cap)
+        *hi = cap;
+    if (*hi < *lo)
+        *hi = *lo;
+}
 
 typedef struct gn_dw_kernels {
     int vl; /* lanes of the vector accumulators backward_weight leaves in vacc */
@@ -83,10 +96,11 @@ typedef struct gn_dw_kernels {
     void (*forward)(const gn_dw_plane *p, const float *w, float bias, float *y);
     /* vacc[(ky * k + kx) * vl + lane] += partial sums of dy * tap (ky, kx) */
     void (*backward_weight)(const gn_dw_plane *p, const float *dy, float *vacc);
-    /* out[t - t0] += every contribution to padded row r = R * s + rho, padded column
-     * u = t * s + phi, for t in [t0, t0 + cnt) */
-    void (*backward_data_row)(const gn_dw_bd *d, int R, int rho, int phi, int t0, int cnt,
-                              float *out);
+    /* dx (in_h x in_w) += every contribution of the outputs in d; tmp holds a phase row */
+    void (*backward_data)(const gn_dw_bd *d, float *dx, float *tmp);
+    /* rows x cols floats from src to dst, each with its own row stride */
+    void (*copy_rows)(float *dst, ptrdiff_t dst_stride, const float *src, ptrdiff_t src_stride,
+                      int rows, int cols);
 } gn_dw_kernels;
 
 extern const gn_dw_kernels gn_dw_kernels_portable;

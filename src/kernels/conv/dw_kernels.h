@@ -22,32 +22,62 @@
         }                                                                                      \
     } while (0)
 
-/* One output vector: bias + sum of taps, loaded with mask m when masked. */
-GN_INLINE gn_vf fwd_vec(const int k, const int s, const gn_dw_plane *p, const float *w,
-                        const float *base, gn_vf acc, const int masked, gn_vmask m)
+/* Output rows are done ROWS at a time: each weight is broadcast once for all of them, and the
+ * ROWS accumulator chains are independent, which hides the FMA latency a single chain of k*k
+ * dependent FMAs would expose. */
+#if GN_VL > 1
+#define ROWS 4
+#else
+#define ROWS 1 /* scalar: one row keeps the column loop simple enough to auto-vectorise */
+#endif
+
+/* Output vectors at base (phase-plane position of output row 0, this column) and y, for
+ * nrows <= ROWS consecutive output rows. */
+GN_INLINE void fwd_rows(const int k, const int s, const int nrows, const gn_dw_plane *p,
+                        const float *w, float bias, const float *base, float *y, const int masked,
+                        gn_vmask m)
 {
+    gn_vf acc[ROWS];
+    for (int i = 0; i < nrows; i++)
+        acc[i] = gn_vset1(bias);
     for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
+            gn_vf wv = gn_vset1(w[ky * k + kx]);
             const float *src = base + (kx % s) * p->phase_size + ky * p->qw + kx / s;
-            gn_vf xv = masked ? gn_vload_m(src, m) : gn_vload(src);
-            acc = gn_vfma(gn_vset1(w[ky * k + kx]), xv, acc);
+            for (int i = 0; i < nrows; i++) {
+                const float *si = src + (ptrdiff_t)i * s * p->qw;
+                acc[i] = gn_vfma(wv, masked ? gn_vload_m(si, m) : gn_vload(si), acc[i]);
+            }
         }
-    return acc;
+    for (int i = 0; i < nrows; i++) {
+        if (masked)
+            gn_vstore_m(y + (ptrdiff_t)i * p->out_w, m, acc[i]);
+        else
+            gn_vstore(y + (ptrdiff_t)i * p->out_w, acc[i]);
+    }
+}
+
+GN_INLINE void fwd_row_block(const int k, const int s, const int nrows, const gn_dw_plane *p,
+                             const float *w, float bias, int oy, float *y)
+{
+    int full = p->out_w - p->out_w % GN_VL, rest = p->out_w - full;
+    gn_vmask m = gn_vmask_first(rest);
+    const float *base = p->ph + (ptrdiff_t)oy * s * p->qw;
+    float *yr = y + (ptrdiff_t)oy * p->out_w;
+    for (int ox = 0; ox < full; ox += GN_VL)
+        fwd_rows(k, s, nrows, p, w, bias, base + ox, yr + ox, 0, m);
+    if (rest)
+        fwd_rows(k, s, nrows, p, w, bias, base + full, yr + full, 1, m);
 }
 
 GN_INLINE void fwd_body(const int k, const int s, const gn_dw_plane *p, const float *w, float bias,
                         float *y)
 {
-    int full = p->out_w - p->out_w % GN_VL, rest = p->out_w - full;
-    gn_vmask m = gn_vmask_first(rest);
-    for (int oy = 0; oy < p->out_h; oy++) {
-        const float *base = p->ph + (ptrdiff_t)oy * s * p->qw;
-        float *yr = y + (ptrdiff_t)oy * p->out_w;
-        for (int ox = 0; ox < full; ox += GN_VL)
-            gn_vstore(yr + ox, fwd_vec(k, s, p, w, base + ox, gn_vset1(bias), 0, m));
-        if (rest)
-            gn_vstore_m(yr + full, m, fwd_vec(k, s, p, w, base + full, gn_vset1(bias), 1, m));
-    }
+    int oy = 0;
+    for (; oy + ROWS <= p->out_h; oy += ROWS)
+        fwd_row_block(k, s, ROWS, p, w, bias, oy, y);
+    for (; oy < p->out_h; oy++)
+        fwd_row_block(k, s, 1, p, w, bias, oy, y);
 }
 
 static void dw_forward(const gn_dw_plane *p, const float *w, float bias, float *y)
@@ -55,46 +85,65 @@ static void dw_forward(const gn_dw_plane *p, const float *w, float bias, float *
     GN_DW_DISPATCH(fwd_body, p->k, p->s, p, w, bias, y);
 }
 
-/* Taps (ky, kx0 .. kx0 + nkx) of the weight gradient; nkx <= 8 accumulators. */
-GN_INLINE void bwd_weight_taps(const int s, const gn_dw_plane *p, const float *dy, int ky, int kx0,
-                               const int nkx, float *vacc)
+/* The weight gradient keeps one accumulator per tap over the whole plane, for TAPS_MAX taps
+ * (whole kernel rows) at a time: nine independent chains for 3x3, and dy is loaded once per
+ * vector for all of them. AVX2 has 16 registers, so it takes fewer taps per pass. */
+#if GN_SIMD_LEVEL == 1
+#define TAPS_MAX 8
+#else
+#define TAPS_MAX 16
+#endif
+
+/* Kernel rows [ky0, ky0 + nky) of the weight gradient (nky * k <= TAPS_MAX, or nky == 1 and
+ * the taps of that row taken TAPS_MAX at a time by the caller: kx0, nkx). */
+GN_INLINE void bwd_weight_taps(const int s, const int nky, const int nkx, const gn_dw_plane *p,
+                               const float *dy, int ky0, int kx0, float *vacc)
 {
-    gn_vf acc[8];
-    for (int t = 0; t < nkx; t++)
-        acc[t] = gn_vload(vacc + (ky * p->k + kx0 + t) * GN_VL);
+    gn_vf acc[TAPS_MAX];
+    for (int a = 0; a < nky; a++)
+        for (int t = 0; t < nkx; t++)
+            acc[a * nkx + t] = gn_vload(vacc + ((ky0 + a) * p->k + kx0 + t) * GN_VL);
     int full = p->out_w - p->out_w % GN_VL, rest = p->out_w - full;
     gn_vmask m = gn_vmask_first(rest);
     for (int oy = 0; oy < p->out_h; oy++) {
-        const float *xr = p->ph + (ptrdiff_t)(oy * s + ky) * p->qw, *dr = dy + oy * p->out_w;
-        for (int ox = 0; ox < full; ox += GN_VL) {
-            gn_vf d = gn_vload(dr + ox);
-            for (int t = 0; t < nkx; t++) {
-                int kx = kx0 + t;
-                acc[t] = gn_vfma(d, gn_vload(xr + (kx % s) * p->phase_size + kx / s + ox), acc[t]);
-            }
-        }
-        if (rest) { /* masked lanes are zero in both factors */
-            gn_vf d = gn_vload_m(dr + full, m);
-            for (int t = 0; t < nkx; t++) {
-                int kx = kx0 + t;
-                const float *src = xr + (kx % s) * p->phase_size + kx / s + full;
-                acc[t] = gn_vfma(d, gn_vload_m(src, m), acc[t]);
-            }
+        const float *xr = p->ph + (ptrdiff_t)(oy * s + ky0) * p->qw, *dr = dy + oy * p->out_w;
+        for (int ox = 0; ox <= full; ox += GN_VL) {
+            if (ox == full && !rest)
+                break;
+            int masked = ox == full; /* masked lanes are zero in both factors */
+            gn_vf d = masked ? gn_vload_m(dr + ox, m) : gn_vload(dr + ox);
+            for (int a = 0; a < nky; a++)
+                for (int t = 0; t < nkx; t++) {
+                    int kx = kx0 + t;
+                    const float *src = xr + a * p->qw + (kx % s) * p->phase_size + kx / s + ox;
+                    gn_vf xv = masked ? gn_vload_m(src, m) : gn_vload(src);
+                    acc[a * nkx + t] = gn_vfma(d, xv, acc[a * nkx + t]);
+                }
         }
     }
-    for (int t = 0; t < nkx; t++)
-        gn_vstore(vacc + (ky * p->k + kx0 + t) * GN_VL, acc[t]);
+    for (int a = 0; a < nky; a++)
+        for (int t = 0; t < nkx; t++)
+            gn_vstore(vacc + ((ky0 + a) * p->k + kx0 + t) * GN_VL, acc[a * nkx + t]);
 }
 
 GN_INLINE void bwd_weight_body(const int k, const int s, const gn_dw_plane *p, const float *dy,
                                float *vacc)
 {
-    for (int ky = 0; ky < k; ky++) {
+    if (k <= TAPS_MAX) {
+        const int nky = TAPS_MAX / k < k ? TAPS_MAX / k : k;
+        int ky = 0;
+        for (; ky + nky <= k; ky += nky)
+            bwd_weight_taps(s, nky, k, p, dy, ky, 0, vacc);
+        for (; ky < k; ky++)
+            bwd_weight_taps(s, 1, k, p, dy, ky, 0, vacc);
+        return;
+    }
+    for (int ky = 0; ky < k; ky++) { /* kernels wider than TAPS_MAX */
         int kx0 = 0;
-        for (; kx0 + 8 <= k; kx0 += 8)
-            bwd_weight_taps(s, p, dy, ky, kx0, 8, vacc);
+        for (; kx0 + TAPS_MAX <= k; kx0 += TAPS_MAX)
+            bwd_weight_taps(s, 1, TAPS_MAX, p, dy, ky, kx0, vacc);
         if (kx0 < k)
-            bwd_weight_taps(s, p, dy, ky, kx0, k - kx0, vacc);
+            bwd_weight_taps(s, 1, k - kx0, p, dy, ky, kx0, vacc);
     }
 }
 
@@ -103,13 +152,15 @@ static void dw_backward_weight(const gn_dw_plane *p, const float *dy, float *vac
     GN_DW_DISPATCH(bwd_weight_body, p->k, p->s, p, dy, vacc);
 }
 
-/* Sum of every (multiplier, tap) contribution to one vector of a padded input row. */
+/* Sum of every (multiplier, tap) contribution to one vector of a padded input row: row
+ * r = R * s + rho, columns t * s + phi. Taps with ky = rho (mod s) and kx = phi (mod s) reach
+ * it, from dy rows R - l and columns t - c. */
 GN_INLINE gn_vf bwd_data_vec(const int k, const int s, const gn_dw_bd *d, int R, int rho, int phi,
                              int t, const int masked, gn_vmask m)
 {
     gn_vf acc = gn_vzero();
     for (int j = 0; j < d->mult; j++) {
-        const float *plane = d->dyp + j * d->dyp_size + d->mm + t, *w = d->w + j * k * k;
+        const float *plane = d->dyp + j * d->dyp_size + d->ml + t, *w = d->w + j * k * k;
         for (int ky = rho, l = 0; ky < k; ky += s, l++) {
             const float *row = plane + (ptrdiff_t)(R - l + d->ml) * d->dw;
             for (int kx = phi, c = 0; kx < k; kx += s, c++) {
@@ -121,8 +172,9 @@ GN_INLINE gn_vf bwd_data_vec(const int k, const int s, const gn_dw_bd *d, int R,
     return acc;
 }
 
-GN_INLINE void bwd_data_body(const int k, const int s, const gn_dw_bd *d, int R, int rho, int phi,
-                             int t0, int cnt, float *out)
+/* out[t - t0] += the sums for t in [t0, t0 + cnt). */
+GN_INLINE void bwd_data_run(const int k, const int s, const gn_dw_bd *d, int R, int rho, int phi,
+                            int t0, int cnt, float *out)
 {
     int full = cnt - cnt % GN_VL, rest = cnt - full;
     gn_vmask m = gn_vmask_first(rest);
@@ -135,15 +187,100 @@ GN_INLINE void bwd_data_body(const int k, const int s, const gn_dw_bd *d, int R,
                             bwd_data_vec(k, s, d, R, rho, phi, t0 + full, 1, m)));
 }
 
-static void dw_backward_data_row(const gn_dw_bd *d, int R, int rho, int phi, int t0, int cnt,
-                                 float *out)
+/* Stride 1, rows [iy, iy + nrows) of dx at once: row iy + i takes dy rows iy + i + p - ky, so
+ * the rows share every weight broadcast and run independent chains. */
+GN_INLINE void bwd_data_rows_s1(const int k, const int nrows, const gn_dw_bd *d, int iy, int t,
+                                float *out, const int masked, gn_vmask m)
 {
-    GN_DW_DISPATCH(bwd_data_body, d->k, d->s, d, R, rho, phi, t0, cnt, out);
+    gn_vf acc[ROWS];
+    for (int i = 0; i < nrows; i++)
+        acc[i] = masked ? gn_vload_m(out + i * d->in_w, m) : gn_vload(out + i * d->in_w);
+    for (int j = 0; j < d->mult; j++) {
+        const float *plane = d->dyp + j * d->dyp_size + d->ml + t, *w = d->w + j * k * k;
+        for (int ky = 0; ky < k; ky++) {
+            const float *row = plane + (ptrdiff_t)(iy + d->p - ky + d->ml) * d->dw;
+            for (int kx = 0; kx < k; kx++) {
+                gn_vf wv = gn_vset1(w[ky * k + kx]);
+                for (int i = 0; i < nrows; i++) {
+                    const float *src = row + (ptrdiff_t)i * d->dw - kx;
+                    acc[i] = gn_vfma(wv, masked ? gn_vload_m(src, m) : gn_vload(src), acc[i]);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nrows; i++) {
+        if (masked)
+            gn_vstore_m(out + i * d->in_w, m, acc[i]);
+        else
+            gn_vstore(out + i * d->in_w, acc[i]);
+    }
+}
+
+GN_INLINE void bwd_data_block_s1(const int k, const int nrows, const gn_dw_bd *d, int iy, float *dx)
+{
+    int full = d->in_w - d->in_w % GN_VL, rest = d->in_w - full;
+    gn_vmask m = gn_vmask_first(rest);
+    float *row = dx + (ptrdiff_t)iy * d->in_w;
+    /* padded column of input column ix is ix + p, element t = ix + p of the (single) phase */
+    for (int ix = 0; ix < full; ix += GN_VL)
+        bwd_data_rows_s1(k, nrows, d, iy, ix + d->p, row + ix, 0, m);
+    if (rest)
+        bwd_data_rows_s1(k, nrows, d, iy, full + d->p, row + full, 1, m);
+}
+
+/* Stride 1 adds straight into the dx rows; other strides compute each phase of a row into tmp
+ * and scatter it into the row. */
+GN_INLINE void bwd_data_body(const int k, const int s, const gn_dw_bd *d, float *dx, float *tmp)
+{
+    if (s == 1) {
+        int iy = 0;
+        for (; iy + ROWS <= d->in_h; iy += ROWS)
+            bwd_data_block_s1(k, ROWS, d, iy, dx);
+        for (; iy < d->in_h; iy++)
+            bwd_data_block_s1(k, 1, d, iy, dx);
+        return;
+    }
+    for (int iy = 0; iy < d->in_h; iy++) {
+        int r = iy + d->p;
+        float *row = dx + (ptrdiff_t)iy * d->in_w;
+        for (int f = 0; f < s; f++) {
+            int lo, hi;
+            gn_dw_phase_range(f, s, d->p, d->in_w, d->in_w + d->p, &lo, &hi);
+            if (hi <= lo)
+                continue;
+            for (int t = 0; t < hi - lo; t++)
+                tmp[t] = 0.0f;
+            bwd_data_run(k, s, d, r / s, r % s, f, lo, hi - lo, tmp);
+            for (int t = lo; t < hi; t++)
+                row[t * s + f - d->p] += tmp[t - lo];
+        }
+    }
+}
+
+static void dw_backward_data(const gn_dw_bd *d, float *dx, float *tmp)
+{
+    GN_DW_DISPATCH(bwd_data_body, d->k, d->s, d, dx, tmp);
+}
+
+/* Row-by-row copy with whole vectors and a masked tail: the many short rows of small planes
+ * would spend more time in memcpy calls than in copying. */
+static void dw_copy_rows(float *dst, ptrdiff_t dst_stride, const float *src, ptrdiff_t src_stride,
+                         int rows, int cols)
+{
+    int full = cols - cols % GN_VL, rest = cols - full;
+    gn_vmask m = gn_vmask_first(rest);
+    for (int r = 0; r < rows; r++, dst += dst_stride, src += src_stride) {
+        for (int c = 0; c < full; c += GN_VL)
+            gn_vstore(dst + c, gn_vload(src + c));
+        if (rest)
+            gn_vstore_m(dst + full, m, gn_vload_m(src + full, m));
+    }
 }
 
 const gn_dw_kernels GN_DW_TABLE = {
+    .copy_rows = dw_copy_rows,
     .vl = GN_VL,
     .forward = dw_forward,
     .backward_weight = dw_backward_weight,
-    .backward_data_row = dw_backward_data_row,
+    .backward_data = dw_backward_data,
 };
