@@ -8,6 +8,7 @@
 
 #define MULT_BLOCK 16
 #define MAX_VL 16 /* widest vector of any ISA: sizes the weight-gradient accumulators */
+#define DW_ROWS 4 /* most rows a backward data phase computes at once (ROWS in dw_kernels.h) */
 
 static int imin(int a, int b)
 {
@@ -59,7 +60,7 @@ size_t gn_dw_workspace(const gn_conv_geom *g)
     int mb = imin(d.mult, MULT_BLOCK);
     size_t fwd = align_floats((size_t)g->stride * d.phase_size) +
                  align_floats((size_t)mb * d.kk * MAX_VL);
-    size_t bwd = align_floats((size_t)mb * d.dh * d.dw) + align_floats((size_t)d.tcap);
+    size_t bwd = align_floats((size_t)mb * d.dh * d.dw) + align_floats((size_t)DW_ROWS * d.tcap);
     return (fwd > bwd ? fwd : bwd) + GN_WS_ALIGN;
 }
 

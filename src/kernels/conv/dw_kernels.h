@@ -94,6 +94,17 @@ static void dw_forward(const gn_dw_plane *p, const float *w, float bias, float *
 #define TAPS_MAX 16
 #endif
 
+/* acc[a * nkx + t] += dy vector d times tap (ky0 + a, kx0 + t) at output column ox of the row
+ * whose tap-row-0 input is xr, each input vector loaded by LOAD(src). A macro rather than a
+ * function: passing acc by pointer makes compilers keep it in memory. */
+#define GN_BW_TAPS(LOAD)                                                                       \
+    for (int a = 0; a < nky; a++)                                                              \
+        for (int t = 0; t < nkx; t++) {                                                        \
+            int kx = kx0 + t;                                                                  \
+            const float *src = xr + a * p->qw + (kx % s) * p->phase_size + kx / s + ox;        \
+            acc[a * nkx + t] = gn_vfma(d, LOAD, acc[a * nkx + t]);                             \
+        }
+
 /* Kernel rows [ky0, ky0 + nky) of the weight gradient (nky * k <= TAPS_MAX, or nky == 1 and
  * the taps of that row taken TAPS_MAX at a time by the caller: kx0, nkx). */
 GN_INLINE void bwd_weight_taps(const int s, const int nky, const int nkx, const gn_dw_plane *p,
@@ -107,24 +118,21 @@ GN_INLINE void bwd_weight_taps(const int s, const int nky, const int nkx, const 
     gn_vmask m = gn_vmask_first(rest);
     for (int oy = 0; oy < p->out_h; oy++) {
         const float *xr = p->ph + (ptrdiff_t)(oy * s + ky0) * p->qw, *dr = dy + oy * p->out_w;
-        for (int ox = 0; ox <= full; ox += GN_VL) {
-            if (ox == full && !rest)
-                break;
-            int masked = ox == full; /* masked lanes are zero in both factors */
-            gn_vf d = masked ? gn_vload_m(dr + ox, m) : gn_vload(dr + ox);
-            for (int a = 0; a < nky; a++)
-                for (int t = 0; t < nkx; t++) {
-                    int kx = kx0 + t;
-                    const float *src = xr + a * p->qw + (kx % s) * p->phase_size + kx / s + ox;
-                    gn_vf xv = masked ? gn_vload_m(src, m) : gn_vload(src);
-                    acc[a * nkx + t] = gn_vfma(d, xv, acc[a * nkx + t]);
-                }
+        int ox = 0;
+        for (; ox < full; ox += GN_VL) {
+            gn_vf d = gn_vload(dr + ox);
+            GN_BW_TAPS(gn_vload(src))
+        }
+        if (rest) { /* masked lanes are zero in both factors */
+            gn_vf d = gn_vload_m(dr + ox, m);
+            GN_BW_TAPS(gn_vload_m(src, m))
         }
     }
     for (int a = 0; a < nky; a++)
         for (int t = 0; t < nkx; t++)
             gn_vstore(vacc + ((ky0 + a) * p->k + kx0 + t) * GN_VL, acc[a * nkx + t]);
 }
+#undef GN_BW_TAPS
 
 GN_INLINE void bwd_weight_body(const int k, const int s, const gn_dw_plane *p, const float *dy,
                                float *vacc)
@@ -150,41 +158,6 @@ GN_INLINE void bwd_weight_body(const int k, const int s, const gn_dw_plane *p, c
 static void dw_backward_weight(const gn_dw_plane *p, const float *dy, float *vacc)
 {
     GN_DW_DISPATCH(bwd_weight_body, p->k, p->s, p, dy, vacc);
-}
-
-/* Sum of every (multiplier, tap) contribution to one vector of a padded input row: row
- * r = R * s + rho, columns t * s + phi. Taps with ky = rho (mod s) and kx = phi (mod s) reach
- * it, from dy rows R - l and columns t - c. */
-GN_INLINE gn_vf bwd_data_vec(const int k, const int s, const gn_dw_bd *d, int R, int rho, int phi,
-                             int t, const int masked, gn_vmask m)
-{
-    gn_vf acc = gn_vzero();
-    for (int j = 0; j < d->mult; j++) {
-        const float *plane = d->dyp + j * d->dyp_size + d->ml + t, *w = d->w + j * k * k;
-        for (int ky = rho, l = 0; ky < k; ky += s, l++) {
-            const float *row = plane + (ptrdiff_t)(R - l + d->ml) * d->dw;
-            for (int kx = phi, c = 0; kx < k; kx += s, c++) {
-                gn_vf v = masked ? gn_vload_m(row - c, m) : gn_vload(row - c);
-                acc = gn_vfma(gn_vset1(w[ky * k + kx]), v, acc);
-            }
-        }
-    }
-    return acc;
-}
-
-/* out[t - t0] += the sums for t in [t0, t0 + cnt). */
-GN_INLINE void bwd_data_run(const int k, const int s, const gn_dw_bd *d, int R, int rho, int phi,
-                            int t0, int cnt, float *out)
-{
-    int full = cnt - cnt % GN_VL, rest = cnt - full;
-    gn_vmask m = gn_vmask_first(rest);
-    for (int t = 0; t < full; t += GN_VL)
-        gn_vstore(out + t,
-                  gn_vadd(gn_vload(out + t), bwd_data_vec(k, s, d, R, rho, phi, t0 + t, 0, m)));
-    if (rest)
-        gn_vstore_m(out + full, m,
-                    gn_vadd(gn_vload_m(out + full, m),
-                            bwd_data_vec(k, s, d, R, rho, phi, t0 + full, 1, m)));
 }
 
 /* Stride 1, rows [iy, iy + nrows) of dx at once: row iy + i takes dy rows iy + i + p - ky, so
@@ -228,8 +201,73 @@ GN_INLINE void bwd_data_block_s1(const int k, const int nrows, const gn_dw_bd *d
         bwd_data_rows_s1(k, nrows, d, iy, full + d->p, row + full, 1, m);
 }
 
-/* Stride 1 adds straight into the dx rows; other strides compute each phase of a row into tmp
- * and scatter it into the row. */
+/* Strides above 1 split dx by phase: padded row r = R * s + rho, column u = t * s + phi takes
+ * exactly the taps ky = rho + s * l, kx = phi + s * c, from dy[R - l][t - c]. Per phase that is
+ * a stride-1 correlation over (R, t), computed ROWS rows at a time into tmp (rows of cnt
+ * floats) and then scattered into every s-th column of the dx rows. */
+GN_INLINE void bwd_data_phase_rows(const int k, const int s, const int rho, const int phi,
+                                   const int nrows, const gn_dw_bd *d, int R, int t, float *out,
+                                   int ld, const int masked, gn_vmask m)
+{
+    gn_vf acc[ROWS];
+    for (int i = 0; i < nrows; i++)
+        acc[i] = gn_vzero();
+    for (int j = 0; j < d->mult; j++) {
+        const float *plane = d->dyp + j * d->dyp_size + d->ml + t, *w = d->w + j * k * k;
+        for (int ky = rho, l = 0; ky < k; ky += s, l++) {
+            const float *row = plane + (ptrdiff_t)(R - l + d->ml) * d->dw;
+            for (int kx = phi, c = 0; kx < k; kx += s, c++) {
+                gn_vf wv = gn_vset1(w[ky * k + kx]);
+                for (int i = 0; i < nrows; i++) {
+                    const float *src = row + (ptrdiff_t)i * d->dw - c;
+                    acc[i] = gn_vfma(wv, masked ? gn_vload_m(src, m) : gn_vload(src), acc[i]);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nrows; i++) {
+        if (masked)
+            gn_vstore_m(out + i * ld, m, acc[i]);
+        else
+            gn_vstore(out + i * ld, acc[i]);
+    }
+}
+
+GN_INLINE void bwd_data_phase_block(const int k, const int s, const int rho, const int phi,
+                                    const int nrows, const gn_dw_bd *d, int R, int lo, int cnt,
+                                    float *dx, float *tmp)
+{
+    int full = cnt - cnt % GN_VL, rest = cnt - full;
+    gn_vmask m = gn_vmask_first(rest);
+    for (int t = 0; t < full; t += GN_VL)
+        bwd_data_phase_rows(k, s, rho, phi, nrows, d, R, lo + t, tmp + t, cnt, 0, m);
+    if (rest)
+        bwd_data_phase_rows(k, s, rho, phi, nrows, d, R, lo + full, tmp + full, cnt, 1, m);
+    for (int i = 0; i < nrows; i++) {
+        float *row = dx + (ptrdiff_t)((R + i) * s + rho - d->p) * d->in_w + lo * s + phi - d->p;
+        const float *src = tmp + i * cnt;
+        for (int t = 0; t < cnt; t++)
+            row[t * s] += src[t];
+    }
+}
+
+GN_INLINE void bwd_data_phase(const int k, const int s, const int rho, const int phi,
+                              const gn_dw_bd *d, float *dx, float *tmp)
+{
+    int r_lo, r_hi, lo, hi;
+    gn_dw_phase_range(rho, s, d->p, d->in_h, d->in_h + d->p, &r_lo, &r_hi);
+    gn_dw_phase_range(phi, s, d->p, d->in_w, d->in_w + d->p, &lo, &hi);
+    if (hi <= lo)
+        return;
+    int R = r_lo;
+    for (; R + ROWS <= r_hi; R += ROWS)
+        bwd_data_phase_block(k, s, rho, phi, ROWS, d, R, lo, hi - lo, dx, tmp);
+    for (; R < r_hi; R++)
+        bwd_data_phase_block(k, s, rho, phi, 1, d, R, lo, hi - lo, dx, tmp);
+}
+
+/* Stride 1 adds straight into the dx rows; stride 2 has its four phases as constants (so the
+ * taps unroll); other strides take the phases as variables. */
 GN_INLINE void bwd_data_body(const int k, const int s, const gn_dw_bd *d, float *dx, float *tmp)
 {
     if (s == 1) {
@@ -238,22 +276,15 @@ GN_INLINE void bwd_data_body(const int k, const int s, const gn_dw_bd *d, float 
             bwd_data_block_s1(k, ROWS, d, iy, dx);
         for (; iy < d->in_h; iy++)
             bwd_data_block_s1(k, 1, d, iy, dx);
-        return;
-    }
-    for (int iy = 0; iy < d->in_h; iy++) {
-        int r = iy + d->p;
-        float *row = dx + (ptrdiff_t)iy * d->in_w;
-        for (int f = 0; f < s; f++) {
-            int lo, hi;
-            gn_dw_phase_range(f, s, d->p, d->in_w, d->in_w + d->p, &lo, &hi);
-            if (hi <= lo)
-                continue;
-            for (int t = 0; t < hi - lo; t++)
-                tmp[t] = 0.0f;
-            bwd_data_run(k, s, d, r / s, r % s, f, lo, hi - lo, tmp);
-            for (int t = lo; t < hi; t++)
-                row[t * s + f - d->p] += tmp[t - lo];
-        }
+    } else if (s == 2) {
+        bwd_data_phase(k, 2, 0, 0, d, dx, tmp);
+        bwd_data_phase(k, 2, 0, 1, d, dx, tmp);
+        bwd_data_phase(k, 2, 1, 0, d, dx, tmp);
+        bwd_data_phase(k, 2, 1, 1, d, dx, tmp);
+    } else {
+        for (int rho = 0; rho < s; rho++)
+            for (int phi = 0; phi < s; phi++)
+                bwd_data_phase(k, s, rho, phi, d, dx, tmp);
     }
 }
 
