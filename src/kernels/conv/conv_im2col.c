@@ -51,21 +51,41 @@ static int make_segments(const gn_im2col *v, ptrdiff_t j, int cols, segment *seg
  * row: [*lo, *hi). */
 static void valid_cols(int ix0, int s, int len, int in_w, int *lo, int *hi)
 {
-    int a = ix0 >= 0 ? 0 : (-ix0 + s - 1) / s;
-    int b = in_w - 1 - ix0 < 0 ? 0 : (in_w - 1 - ix0) / s + 1;
+    int a, b;
+    if (s == 1) { /* the common case, without the divisions */
+        a = ix0 >= 0 ? 0 : -ix0;
+        b = in_w - ix0 < 0 ? 0 : in_w - ix0;
+    } else {
+        a = ix0 >= 0 ? 0 : (-ix0 + s - 1) / s;
+        b = in_w - 1 - ix0 < 0 ? 0 : (in_w - 1 - ix0) / s + 1;
+    }
     *lo = a < len ? a : len;
     *hi = b < len ? b : len;
     if (*hi < *lo)
         *hi = *lo;
 }
 
-/* Decomposes im2col row r into channel and tap. */
-static void row_tap(const gn_im2col *v, int r, int *c, int *ky, int *kx)
+/* Channel and tap of an im2col row, stepped row by row without dividing. */
+typedef struct row_tap_t {
+    int c, ky, kx;
+} row_tap_t;
+
+static row_tap_t row_tap(const gn_im2col *v, int r)
 {
     int kk = v->k * v->k;
-    *c = r / kk;
-    *ky = r % kk / v->k;
-    *kx = r % v->k;
+    row_tap_t t = {r / kk, r % kk / v->k, r % v->k};
+    return t;
+}
+
+static void next_tap(const gn_im2col *v, row_tap_t *t)
+{
+    if (++t->kx < v->k)
+        return;
+    t->kx = 0;
+    if (++t->ky < v->k)
+        return;
+    t->ky = 0;
+    t->c++;
 }
 
 /* The input row segment s of im2col row (c, ky, kx) reads, or NULL when it is all padding;
@@ -80,25 +100,24 @@ static const float *segment_row(const gn_im2col *v, const segment *s, int c, int
     return v->x + s->img * v->img_stride + ((ptrdiff_t)c * v->in_h + iy) * v->in_w;
 }
 
-static void copy_segment(const gn_im2col *v, const segment *s, int c, int ky, int kx,
-                         float *restrict d)
+static void copy_segment(const gn_im2col *v, const segment *s, row_tap_t t, float *restrict d)
 {
     int ix0, lo, hi;
-    const float *restrict row = segment_row(v, s, c, ky, kx, &ix0);
+    const float *restrict row = segment_row(v, s, t.c, t.ky, t.kx, &ix0);
     if (!row) {
         memset(d, 0, (size_t)s->len * sizeof(float));
         return;
     }
     valid_cols(ix0, v->stride, s->len, v->in_w, &lo, &hi);
-    for (int t = 0; t < lo; t++)
-        d[t] = 0.0f;
+    for (int i = 0; i < lo; i++)
+        d[i] = 0.0f;
     if (v->stride == 1)
         memcpy(d + lo, row + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
     else
-        for (int t = lo; t < hi; t++)
-            d[t] = row[ix0 + t * v->stride];
-    for (int t = hi; t < s->len; t++)
-        d[t] = 0.0f;
+        for (int i = lo; i < hi; i++)
+            d[i] = row[ix0 + i * v->stride];
+    for (int i = hi; i < s->len; i++)
+        d[i] = 0.0f;
 }
 
 void gn_im2col_rows(const gn_im2col *v, int r0, int rows, ptrdiff_t j0, int cols, float *dst,
@@ -108,12 +127,11 @@ void gn_im2col_rows(const gn_im2col *v, int r0, int rows, ptrdiff_t j0, int cols
     for (int c0 = 0; c0 < cols; c0 += SEG_COLS) {
         int n = cols - c0 < SEG_COLS ? cols - c0 : SEG_COLS;
         int count = make_segments(v, v->j0 + j0 + c0, n, seg);
-        for (int r = 0; r < rows; r++) {
-            int c, ky, kx;
-            row_tap(v, r0 + r, &c, &ky, &kx);
+        row_tap_t rt = row_tap(v, r0);
+        for (int r = 0; r < rows; r++, next_tap(v, &rt)) {
             float *d = dst + (ptrdiff_t)r * ld + c0;
             for (int i = 0; i < count; i++)
-                copy_segment(v, &seg[i], c, ky, kx, d + seg[i].col);
+                copy_segment(v, &seg[i], rt, d + seg[i].col);
         }
     }
 }
@@ -135,13 +153,12 @@ void gn_col2im_add(const gn_im2col *v, float *dx, int r0, int rows, ptrdiff_t j0
     for (int c0 = 0; c0 < cols; c0 += SEG_COLS) {
         int n = cols - c0 < SEG_COLS ? cols - c0 : SEG_COLS;
         int count = make_segments(v, v->j0 + j0 + c0, n, seg);
-        for (int r = 0; r < rows; r++) {
-            int c, ky, kx;
-            row_tap(v, r0 + r, &c, &ky, &kx);
+        row_tap_t rt = row_tap(v, r0);
+        for (int r = 0; r < rows; r++, next_tap(v, &rt)) {
             const float *s = src + (ptrdiff_t)r * ld + c0;
             for (int i = 0; i < count; i++) {
                 int ix0, lo, hi;
-                const float *row = segment_row(v, &seg[i], c, ky, kx, &ix0);
+                const float *row = segment_row(v, &seg[i], rt.c, rt.ky, rt.kx, &ix0);
                 if (!row)
                     continue;
                 valid_cols(ix0, v->stride, seg[i].len, v->in_w, &lo, &hi);
