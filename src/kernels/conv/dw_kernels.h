@@ -189,6 +189,7 @@ GN_INLINE void bwd_data_rows_s1(const int k, const int nrows, const gn_dw_bd *d,
     }
 }
 
+#if GN_VL > 1
 GN_INLINE void bwd_data_block_s1(const int k, const int nrows, const gn_dw_bd *d, int iy, float *dx)
 {
     int full = d->in_w - d->in_w % GN_VL, rest = d->in_w - full;
@@ -200,6 +201,25 @@ GN_INLINE void bwd_data_block_s1(const int k, const int nrows, const gn_dw_bd *d
     if (rest)
         bwd_data_rows_s1(k, nrows, d, iy, full + d->p, row + full, 1, m);
 }
+#else
+/* Scalar: tap by tap over the whole row, a plain loop compilers vectorise for the baseline ISA. */
+GN_INLINE void bwd_data_block_s1(const int k, const int nrows, const gn_dw_bd *d, int iy, float *dx)
+{
+    (void)nrows; /* ROWS is 1 */
+    float *restrict row = dx + (ptrdiff_t)iy * d->in_w;
+    for (int j = 0; j < d->mult; j++)
+        for (int ky = 0; ky < k; ky++) {
+            const float *src = d->dyp + j * d->dyp_size +
+                               (ptrdiff_t)(iy + d->p - ky + d->ml) * d->dw + d->ml + d->p;
+            for (int kx = 0; kx < k; kx++) {
+                float w = d->w[j * k * k + ky * k + kx];
+                const float *restrict s = src - kx;
+                for (int ix = 0; ix < d->in_w; ix++)
+                    row[ix] += w * s[ix];
+            }
+        }
+}
+#endif
 
 /* Strides above 1 split dx by phase: padded row r = R * s + rho, column u = t * s + phi takes
  * exactly the taps ky = rho + s * l, kx = phi + s * c, from dy[R - l][t - c]. Per phase that is
