@@ -14,14 +14,18 @@
  *       backward data  stride 1: the forward convolution of dY with the flipped, transposed
  *                      weights, accumulated into dX; other strides: dcol = W^T * dY in
  *                      workspace-sized blocks, then col2im adds it into dX.
- *       backward weight dW += dY * im2col(X)^T with a dot-product kernel that reads both factors
- *                      along their contiguous pixel rows (1x1: straight from X; otherwise from
- *                      im2col blocks built in the workspace).
+ *       backward weight dW += dY * im2col(X)^T, by one of two kernels chosen per layer width:
+ *                      narrow layers use a dot-product kernel that reads both factors along
+ *                      their contiguous pixel rows (1x1: straight from X; otherwise from im2col
+ *                      blocks built in the workspace); wide ones a GEMM with the batch folded
+ *                      into K, whose packers transpose both factors.
  *
- * isa selects the kernels (gn_cpu.h); pass only an ISA the CPU supports (ctx->isa). ISAs the
- * build has no kernels for run the portable ones. No allocation: ws is a caller buffer of at
- * least gn_conv2d_workspace_bytes(isa, g) bytes, any alignment, enough for all three
- * operations and any n; it is scratch only (nothing is kept between calls). */
+ * isa selects the kernels (kernels/cpu.h); pass only an ISA the CPU supports (ctx->isa). ISAs
+ * the build has no kernels for run the portable ones. Outputs must not alias inputs. No
+ * allocation: ws is a caller buffer of at least gn_conv2d_workspace_bytes(isa, g) bytes, any
+ * alignment, enough for all three operations and any n; it is scratch only (nothing is kept
+ * between calls). Typical sizes: a few KiB for depthwise, 0.1-2.3 MiB for the GEMM paths
+ * (bounded by the cache blocks, not by n or the image size). */
 #ifndef GN_CONV_H
 #define GN_CONV_H
 
