@@ -35,6 +35,24 @@ static size_t saved_bytes(const gn_exec *exec, int index)
     return kind->saved_floats(node, exec->n, in, &exec->shapes[node->output]) * sizeof(float);
 }
 
+/* The most scratch any layer needs per thread, rounded to a cache line. */
+static size_t scratch_stride(const gn_exec *exec)
+{
+    const gn_model *m = exec->model;
+    size_t most = 0;
+    for (int i = 0; i < m->num_nodes; i++) {
+        const gn_node *node = &m->nodes[i];
+        const gn_layer_kind *kind = gn_layer_kind_of(node->op);
+        if (!kind->scratch_bytes)
+            continue;
+        gn_shape in[2] = {exec->shapes[node->inputs[0]],
+                          exec->shapes[node->inputs[node->num_inputs > 1 ? 1 : 0]]};
+        size_t bytes = kind->scratch_bytes(m->ctx, node, in, &exec->shapes[node->output]);
+        most = bytes > most ? bytes : most;
+    }
+    return (most + 63) / 64 * 64;
+}
+
 /* One arena for everything an execution needs. Inference: activations only, sharing memory
  * between values whose lifetimes do not overlap. Training: every activation, every gradient
  * and each layer's saved state, all alive for the whole step (backward reads them). */
@@ -42,12 +60,19 @@ static gn_status plan_arena(gn_exec *exec)
 {
     gn_model *m = exec->model;
     int values = m->num_values - 1; /* value 0 is the caller's input */
-    int count = exec->training ? 2 * values + m->num_nodes : values;
+    int count = (exec->training ? 2 * values + m->num_nodes : values) + 1; /* + scratch */
+    exec->scratch_stride = scratch_stride(exec);
     gn_arena_request *req = gn_alloc_named(m->ctx, (size_t)count * sizeof(*req), "arena plan");
     if (!req)
         return GN_ERR_NOMEM;
     for (int i = 0; i < count; i++) {
         gn_arena_request *r = &req[i];
+        if (i == count - 1) {
+            r->size = exec->scratch_stride * (size_t)m->ctx->threads;
+            r->first = 0;
+            r->last = INT_MAX;
+            continue;
+        }
         if (i < values) {
             r->size = value_bytes(exec, i + 1);
         } else if (i < 2 * values) {
@@ -71,7 +96,9 @@ static gn_status plan_arena(gn_exec *exec)
     }
     for (int i = 0; i < count && st == GN_OK; i++) {
         float *at = (float *)((char *)exec->arena + req[i].offset);
-        if (i < values)
+        if (i == count - 1)
+            exec->scratch = (char *)at;
+        else if (i < values)
             exec->act[i + 1] = at;
         else if (i < 2 * values)
             exec->grad[i - values + 1] = at;
@@ -159,6 +186,8 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
         io->bn = &node->attr.bn;
     io->training = exec->training;
     io->rng = &exec->rng;
+    io->scratch = exec->scratch;
+    io->scratch_stride = exec->scratch_stride;
     if (exec->training) {
         io->saved = exec->saved[index];
         io->dy = exec->grad[node->output];

@@ -15,6 +15,8 @@ struct gn_exec {
     float **act;          /* per value; act[0] is the caller's input         */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */
+    char *scratch;        /* threads x scratch_stride bytes, shared by all layers */
+    size_t scratch_stride;
     void *arena;
     size_t arena_bytes;
     gn_rng rng;           /* dropout                                         */

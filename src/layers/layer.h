@@ -21,6 +21,9 @@ typedef struct gn_layer_io {
     const float *dy;        /* gradient of the loss w.r.t. y                              */
     float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */
     float *saved;           /* per-node scratch written by forward for backward           */
+    char *scratch;          /* per-thread scratch: thread t owns scratch + t * scratch_stride,
+                               scratch_stride >= the kind's scratch_bytes; not kept          */
+    size_t scratch_stride;
     gn_rng *rng;            /* dropout masks                                              */
 } gn_layer_io;
 
@@ -33,6 +36,9 @@ typedef struct gn_layer_kind {
     int64_t (*macs)(const gn_node *node, const gn_shape *in, const gn_shape *out);
     /* Floats of scratch the training forward keeps for backward (NULL = none). */
     size_t (*saved_floats)(const gn_node *node, int n, const gn_shape *in, const gn_shape *out);
+    /* Bytes of scratch each thread needs during forward or backward (NULL = none). */
+    size_t (*scratch_bytes)(const gn_context *ctx, const gn_node *node, const gn_shape *in,
+                            const gn_shape *out);
     void (*forward)(gn_layer_io *io);
     void (*backward)(gn_layer_io *io);
 } gn_layer_kind;

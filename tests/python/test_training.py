@@ -14,6 +14,9 @@ PyTorch's own float32 run differs from its float64 run by as much. A float32 imp
 therefore not track a 3-step float64 trajectory to 1e-4 in general. What can be checked exactly
 is each step: step k of PyTorch, started from the state our checkpoint k-1 holds, must give our
 checkpoint k within 1e-4 (relative, per tensor) for weights, BN statistics and momentum buffers.
+Within a step, an activation input within rounding of its kink may land on either side in
+float32; the float64 backward takes the side ours took there (tests/python/kinks.py, which
+fails if the two disagree anywhere farther from a kink).
 The end-to-end 3-step deviations of ours and of PyTorch float32 are printed for information.
 """
 
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 import gn_testlib as T
+import kinks
 from gn_testlib import R
 
 TOL = 1e-4
@@ -75,17 +79,29 @@ class Training(T.CliTestCase):
         return model, path, x, y
 
     def run_c(self, name, path, steps, lr, momentum, wd, nesterov, decay_all, smoothing):
-        """Runs the C trainer; returns (losses, [checkpoint tensors after step 1..steps])."""
+        """Runs the C trainer; returns (losses, [checkpoint tensors after step 1..steps],
+        [activation-function inputs of step 1..steps, each a list in forward order])."""
         out = os.path.join(self.dir, name + "_out.safetensors")
+        acts = os.path.join(self.dir, name + "_acts")
+        os.makedirs(acts, exist_ok=True)
+        for f in os.listdir(acts):
+            os.remove(os.path.join(acts, f))
         res = T.run([train_steps_tool(), path, os.path.join(self.dir, name + "_x.npy"),
                      os.path.join(self.dir, name + "_y.npy"), steps, out, lr, momentum, wd,
-                     int(nesterov), int(decay_all), smoothing])
+                     int(nesterov), int(decay_all), smoothing, acts])
         self.assertSucceeded(res)
         losses = [float(line.split()[3]) for line in res.stdout.splitlines()
                   if line.startswith("step")]
         checkpoints = [R.load_safetensors("%s.step%d.safetensors" % (out, k))[0]
                        for k in range(1, steps + 1)]
-        return losses, checkpoints
+        inputs = []
+        for k in range(1, steps + 1):
+            step = []
+            while os.path.exists(os.path.join(acts, "step%d_act%d.npy" % (k, len(step)))):
+                step.append(np.load(os.path.join(acts, "step%d_act%d.npy" % (k, len(step)))))
+            self.assertGreater(len(step), 0, "no activation inputs written for step %d" % k)
+            inputs.append(step)
+        return losses, checkpoints, inputs
 
     def test_sgd_steps(self):
         cases = [
@@ -101,15 +117,21 @@ class Training(T.CliTestCase):
         for name, seed, steps, lr, mom, wd, nest, decay_all, ls, kw in cases:
             with self.subTest(name):
                 model, path, x, y = self.make_case(name, seed, **kw)
-                c_losses, checkpoints = self.run_c(name, path, steps, lr, mom, wd, nest,
-                                                   decay_all, ls)
+                c_losses, checkpoints, c_inputs = self.run_c(name, path, steps, lr, mom, wd,
+                                                             nest, decay_all, ls)
                 self.assertEqual(len(c_losses), steps)
                 state = {k: v.double() for k, v in model.state_dict().items()}
                 buffers = None
                 for k in range(steps):
-                    loss, after, after_buffers = self.torch_step(model, state, buffers, x, y, lr,
-                                                                 mom, wd, nest, decay_all, ls)
                     label = "%s step %d" % (name, k + 1)
+                    m = self.float64_model(model, state)
+                    branches = kinks.OurBranches(m, c_inputs[k])
+                    loss, after, after_buffers = self.torch_step(m, buffers, x, y, lr, mom, wd,
+                                                                 nest, decay_all, ls)
+                    branches.finish()
+                    if branches.flipped:
+                        print("%s: %d activation inputs landed on the other side of a kink "
+                              "(within rounding)" % (label, branches.flipped))
                     self.assertLessEqual(abs(c_losses[k] - loss), 1e-4 * max(1.0, abs(loss)),
                                          "%s: loss %.7f vs PyTorch %.7f" % (label, c_losses[k],
                                                                            loss))
@@ -120,11 +142,15 @@ class Training(T.CliTestCase):
                 self.report_trajectory(name, model, checkpoints[-1], x, y, steps, lr, mom, wd,
                                        nest, decay_all, ls)
 
-    def torch_step(self, model, state, buffers, x, y, lr, mom, wd, nest, decay_all, ls):
-        """One float64 PyTorch step from (state, momentum buffers or None for the first step).
-        Returns (loss, state after, momentum buffers after by parameter name)."""
+    @staticmethod
+    def float64_model(model, state):
         m = copy.deepcopy(model).double()
         m.load_state_dict(state)
+        return m
+
+    def torch_step(self, m, buffers, x, y, lr, mom, wd, nest, decay_all, ls):
+        """One float64 PyTorch step of model m from momentum buffers (None for the first
+        step). Returns (loss, state after, momentum buffers after by parameter name)."""
         m.train()
         opt = torch.optim.SGD(param_groups(m, wd, decay_all), lr=lr, momentum=mom, nesterov=nest)
         named = dict(m.named_parameters())
@@ -196,12 +222,17 @@ class Training(T.CliTestCase):
         (a BN bias that the next training-mode BN cancels) must come out negligible instead."""
         model, path, x, y = self.make_case("grad", 7, width=1.0, batch=4, size=(20, 20))
         before = {k: v.double() for k, v in model.state_dict().items()}
-        exact = copy.deepcopy(model).double()
-        exact.train()
-        torch.nn.CrossEntropyLoss()(exact(x.double()), y).backward()
-        _, checkpoints = self.run_c("grad", path, 1, 1.0, 0.0, 0.0, False, False, 0.0)
+        _, checkpoints, c_inputs = self.run_c("grad", path, 1, 1.0, 0.0, 0.0, False, False, 0.0)
         c_tensors = checkpoints[0]
-        grads = {name: p.grad.numpy() for name, p in exact.named_parameters()}
+        m = self.float64_model(model, before)
+        branches = kinks.OurBranches(m, c_inputs[0])
+        m.train()
+        torch.nn.CrossEntropyLoss()(m(x.double()), y).backward()
+        branches.finish()
+        grads = {name: p.grad.numpy() for name, p in m.named_parameters()}
+        if branches.flipped:
+            print("gradients: %d activation inputs landed on the other side of a kink (within "
+                  "rounding)" % branches.flipped)
         global_scale = max(float(np.max(np.abs(g))) for g in grads.values())
         worst, checked = (0.0, ""), 0
         for name, t_grad in grads.items():

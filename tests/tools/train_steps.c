@@ -2,19 +2,73 @@
  * tests/python/test_training.py can compare every weight and BN statistic with PyTorch.
  *
  *   gn_train_steps MODEL IMAGES.npy LABELS.npy STEPS OUT.safetensors
- *                  [lr momentum weight_decay nesterov decay_all label_smoothing]
+ *                  [lr momentum weight_decay nesterov decay_all label_smoothing [ACT_DIR]]
+ *
+ * With ACT_DIR, before step k the input of every ReLU and hard-sigmoid of that step's forward
+ * pass is written to ACT_DIR/step<k>_act<j>.npy (j in graph order), by an identical training
+ * forward on a second execution whose BN statistics updates are undone: the test uses them to
+ * know which side of a kink our float32 values fell on.
  *
  * Each step uses the whole batch in IMAGES (N x C x H x W float32) with LABELS (N values).
  * After step k the trainer's checkpoint (weights, BN statistics, momentum) is written to
  * OUT.step<k>.safetensors, so each step can be checked on its own. */
+#include "core/exec.h"
 #include "io/npy.h"
+#include "layers/layer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Writes the activation-function inputs of a training forward on images, then restores the
+ * BN running statistics and counters that forward advanced. */
+static gn_status dump_activation_inputs(gn_model *m, gn_exec *exec, const float *images,
+                                        const char *dir, int step)
+{
+    gn_context *ctx = m->ctx;
+    float **keep = calloc((size_t)m->num_params, sizeof(float *));
+    int64_t *counters = calloc((size_t)m->num_nodes, sizeof(int64_t));
+    gn_status st = keep && counters ? GN_OK : GN_ERR_NOMEM;
+    for (int i = 0; i < m->num_params && st == GN_OK; i++) {
+        gn_param *p = &m->params[i];
+        if (p->role != GN_PARAM_RUNNING_MEAN && p->role != GN_PARAM_RUNNING_VAR)
+            continue;
+        keep[i] = malloc(p->count * sizeof(float));
+        if (!keep[i])
+            st = GN_ERR_NOMEM;
+        else
+            memcpy(keep[i], p->data, p->count * sizeof(float));
+    }
+    for (int i = 0; i < m->num_nodes; i++)
+        counters[i] = m->nodes[i].attr.bn.num_batches_tracked;
+    if (st == GN_OK)
+        st = gn_exec_forward(exec, images);
+    for (int i = 0, j = 0; i < m->num_nodes && st == GN_OK; i++) {
+        const gn_node *node = &m->nodes[i];
+        if (node->op != GN_OP_RELU && node->op != GN_OP_HARD_SIGMOID)
+            continue;
+        gn_shape s = exec->shapes[node->inputs[0]];
+        int64_t shape[4] = {exec->n, s.c, s.h, s.w};
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/step%d_act%d.npy", dir, step, j++);
+        st = gn_npy_write(ctx, path, exec->act[node->inputs[0]], 4, shape);
+    }
+    for (int i = 0; i < m->num_params; i++)
+        if (keep && keep[i]) {
+            memcpy(m->params[i].data, keep[i], m->params[i].count * sizeof(float));
+            free(keep[i]);
+        }
+    for (int i = 0; counters && i < m->num_nodes; i++)
+        if (m->nodes[i].op == GN_OP_BATCHNORM)
+            m->nodes[i].attr.bn.num_batches_tracked = counters[i];
+    free(keep);
+    free(counters);
+    return st;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc != 6 && argc != 12) {
+    if (argc != 6 && argc != 12 && argc != 13) {
         fprintf(stderr, "usage: %s MODEL IMAGES.npy LABELS.npy STEPS OUT [lr momentum wd nesterov "
                         "decay_all smoothing]\n", argv[0]);
         return 2;
@@ -29,7 +83,7 @@ int main(int argc, char **argv)
         return 1;
     gn_train_config c;
     gn_train_config_default(&c);
-    if (argc == 12) {
+    if (argc >= 12) {
         c.lr = strtof(argv[6], NULL);
         c.momentum = strtof(argv[7], NULL);
         c.weight_decay = strtof(argv[8], NULL);
@@ -53,8 +107,16 @@ int main(int argc, char **argv)
             labels[i] = (int32_t)y.data[i];
         st = gn_trainer_create(m, &c, (int)x.shape[0], (int)x.shape[2], (int)x.shape[3], &t);
     }
+    gn_exec *probe = NULL;
+    const char *act_dir = argc == 13 ? argv[12] : NULL;
+    if (st == GN_OK && act_dir)
+        st = gn_exec_create(m, (int)x.shape[0], (int)x.shape[2], (int)x.shape[3], 1, &probe);
     for (int i = 0; i < steps && st == GN_OK; i++) {
         gn_step_stats stats;
+        if (probe)
+            st = dump_activation_inputs(m, probe, x.data, act_dir, i + 1);
+        if (st != GN_OK)
+            break;
         st = gn_trainer_step(t, x.data, labels, (int)x.shape[0], &stats);
         if (st == GN_OK)
             printf("step %d loss %.7f lr %g correct %d\n", i, (double)stats.loss,
@@ -70,6 +132,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", gn_context_error(ctx));
     else
         rc = 0;
+    gn_exec_free(probe);
 done:
     free(labels);
     gn_trainer_free(t);
