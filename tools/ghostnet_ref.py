@@ -565,7 +565,7 @@ def randomize_(model, seed=0, calibrate=True, probe_size=(96, 96), probe_batch=4
                    if isinstance(m, (nn.Conv2d, nn.Linear))]
         try:
             h, w = probe_size
-            x = torch.randn((probe_batch, model.conv_stem.in_channels, h, w), generator=g)
+            x = torch.randn((probe_batch, model.in_chans, h, w), generator=g)
             model(x)
         finally:
             for hd in handles:
