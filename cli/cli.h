@@ -44,13 +44,14 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 /* Prints the library's message for st; returns CLI_ERROR. */
 int cli_lib_error(const char *command, gn_context *ctx, gn_status st);
 
-/* Options naming a model: --weights FILE, or --arch/--width/--classes/--in-chans/--input/
- * --small-input to build one. */
+/* Options naming a model: --weights FILE, or --arch/--depth/--ghost/--width/--classes/
+ * --in-chans/--input/--small-input to build one. */
 typedef struct cli_model_spec {
     const char *weights;
     gn_model_config config;
     int have_arch;
     int have_input; /* --input was given */
+    int have_classes, have_depth; /* --classes, --depth (or a depth in --arch) were given */
 } cli_model_spec;
 
 void cli_model_spec_init(cli_model_spec *spec);

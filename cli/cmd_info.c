@@ -32,15 +32,34 @@ static const char *grouped(int64_t value, char *buf, size_t size)
     return buf;
 }
 
+static const char *arch_name(gn_arch arch)
+{
+    switch (arch) {
+    case GN_ARCH_GHOSTNET:
+        return "ghostnet";
+    case GN_ARCH_RESNET:
+        return "resnet";
+    case GN_ARCH_VGG:
+        return "vgg";
+    default:
+        return "custom";
+    }
+}
+
 static void describe(const gn_model_config *c, int num_classes, char *buf, size_t size)
 {
+    char ghost[48] = "";
+    if (c->ghost_ratio)
+        snprintf(ghost, sizeof(ghost), " (s=%d, d=%d)", c->ghost_ratio, c->ghost_kernel);
     if (c->arch == GN_ARCH_GHOSTNET) {
         char width[32];
         snprintf(width, sizeof(width), "%g", c->width);
         snprintf(buf, size, "GhostNet %s%sx%s, %d classes", width, strchr(width, '.') ? "" : ".0",
                  c->small_input ? " (small input)" : "", num_classes);
-    }
-    else
+    } else if (c->arch == GN_ARCH_RESNET || c->arch == GN_ARCH_VGG) {
+        snprintf(buf, size, "CIFAR %s%s-%d%s, %d classes", c->ghost_ratio ? "Ghost-" : "",
+                 c->arch == GN_ARCH_RESNET ? "ResNet" : "VGG", c->depth, ghost, num_classes);
+    } else
         snprintf(buf, size, "model, %d classes", num_classes);
 }
 
@@ -87,10 +106,14 @@ static void print_json(const gn_model *m, const gn_block_info *rows, int count, 
 {
     const gn_model_config *c = gn_model_get_config(m);
     printf("{\"model\": {\"arch\": \"%s\", \"width\": %g, \"small_input\": %s, "
-           "\"num_classes\": %d, \"in_channels\": %d, \"input\": [%d, %d]},\n",
-           c->arch == GN_ARCH_GHOSTNET ? "ghostnet" : "custom", c->width,
-           c->small_input ? "true" : "false", gn_model_num_classes(m), gn_model_in_channels(m),
-           h, w);
+           "\"depth\": %d, ",
+           arch_name(c->arch), c->width, c->small_input ? "true" : "false", c->depth);
+    if (c->ghost_ratio)
+        printf("\"ghost\": [%d, %d], ", c->ghost_ratio, c->ghost_kernel);
+    else
+        printf("\"ghost\": null, ");
+    printf("\"num_classes\": %d, \"in_channels\": %d, \"input\": [%d, %d]},\n",
+           gn_model_num_classes(m), gn_model_in_channels(m), h, w);
     printf(" \"blocks\": [\n");
     for (int i = 0; i < count; i++) {
         const gn_block_info *r = &rows[i];

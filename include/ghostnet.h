@@ -99,14 +99,17 @@ typedef struct gn_model_config {
                               strides allow runs)                                             */
     float dropout;         /* dropout before the classifier (training only)                   */
     int small_input;       /* GhostNet for 28-32 px images: stride-1 stem and first stage     */
-    int ghost_ratio;       /* ghostify: s >= 2, or 0 for an ordinary model                    */
-    int ghost_kernel;      /* ghostify: cheap kernel d (odd)                                  */
+    int ghost_ratio;       /* the paper's plug-and-play (Sec. 4.1), resnet and vgg only: s >= 2
+                              makes every 3x3 conv but the first, with its BN, a Ghost module
+                              of ratio s (src/models/ghostify.c); 0 for an ordinary model     */
+    int ghost_kernel;      /* its cheap depthwise kernel d (odd)                              */
     float mean[GN_MAX_NORM_CHANNELS]; /* input normalisation, per input channel               */
     float std[GN_MAX_NORM_CHANNELS];
 } gn_model_config;
 
 /* Fills the defaults for an architecture (GhostNet: width 1.0, 1000 classes, 3x224x224,
- * dropout 0.2, ImageNet mean/std). */
+ * dropout 0.2, ImageNet mean/std; ResNet: depth 56, VGG: depth 16, both 10 classes, 3x32x32,
+ * no dropout, no ghost). */
 GN_API void gn_model_config_default(gn_model_config *config, gn_arch arch);
 
 /* ---------------------------------------------------------------------------------------------

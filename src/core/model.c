@@ -41,11 +41,15 @@ static gn_status check_config(gn_context *ctx, const gn_model_config *c)
     if (c->input_h < 1 || c->input_w < 1)
         return gn_fail(ctx, GN_ERR_ARGUMENT, "input size must be positive, got %dx%d",
                        c->input_h, c->input_w);
+    if (c->arch != GN_ARCH_GHOSTNET && (c->width != 1.0 || c->small_input))
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "width and small_input apply to GhostNet only");
+    if (c->arch == GN_ARCH_GHOSTNET && c->depth)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "depth applies to ResNet and VGG only");
     for (int i = 0; i < GN_MAX_NORM_CHANNELS; i++)
         if (!(c->std[i] > 0.0f))
             return gn_fail(ctx, GN_ERR_ARGUMENT, "std[%d] must be > 0, got %g", i,
                            (double)c->std[i]);
-    return GN_OK;
+    return gn_check_ghost_config(ctx, c);
 }
 
 gn_status gn_model_build_graph(gn_context *ctx, const gn_model_config *config, gn_model **out)
@@ -62,6 +66,12 @@ gn_status gn_model_build_graph(gn_context *ctx, const gn_model_config *config, g
     switch (config->arch) {
     case GN_ARCH_GHOSTNET:
         st = gn_build_ghostnet(m, config);
+        break;
+    case GN_ARCH_RESNET:
+        st = gn_build_resnet(m, config);
+        break;
+    case GN_ARCH_VGG:
+        st = gn_build_vgg(m, config);
         break;
     default:
         st = gn_fail(ctx, GN_ERR_UNSUPPORTED, "architecture '%s' cannot be built by this version",
