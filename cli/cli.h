@@ -66,5 +66,31 @@ extern const char cli_model_options_help[];
 int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Shared by train and eval: evaluates model on data (inference mode), images prepared as the
+ * model's metadata says (canvas size, mean/std). Fills loss/accuracy and, if confusion is not
+ * NULL, the classes x classes matrix (rows: true label). */
+typedef struct cli_eval_result {
+    double loss, accuracy;
+    int64_t count;
+} cli_eval_result;
+int cli_evaluate(const char *command, gn_model *model, const gn_dataset *data,
+                 const int64_t *indices, int64_t count, int batch, int64_t *confusion,
+                 cli_eval_result *result);
+
+/* A progress line on stderr: redrawn in place on a terminal, plain lines every ~10% otherwise. */
+typedef struct cli_progress {
+    int tty;
+    int64_t total;
+    int last_decile;
+    double start;
+} cli_progress;
+void cli_progress_start(cli_progress *p, int64_t total);
+/* done of total units; text is appended after the bar (e.g. "loss 0.31 acc 88.2%"). */
+void cli_progress_update(cli_progress *p, int64_t done, const char *prefix, const char *text);
+void cli_progress_end(cli_progress *p);
+double cli_now(void);
 
 #endif

@@ -286,6 +286,40 @@ GN_API gn_status gn_cross_entropy(gn_context *ctx, const float *logits, const in
                                   int n, int classes, float label_smoothing, float *loss,
                                   float *dlogits);
 
+/* ---------------------------------------------------------------------------------------------
+ * Data sets for training and evaluation: images held in memory as 8-bit NCHW, batches made on
+ * demand with augmentation. Sources: "fashion-mnist" (Debian's dataset-fashion-mnist), a folder
+ * of IDX files (MNIST layout, gzipped or not), or a folder of CIFAR-10/100 binary batches.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_dataset gn_dataset;
+
+typedef enum gn_split { GN_SPLIT_TRAIN = 0, GN_SPLIT_TEST } gn_split;
+
+GN_API gn_status gn_dataset_open(gn_context *ctx, const char *source, gn_split split,
+                                 gn_dataset **out);
+GN_API void gn_dataset_free(gn_dataset *dataset);
+GN_API int64_t gn_dataset_size(const gn_dataset *dataset);
+GN_API void gn_dataset_shape(const gn_dataset *dataset, int *channels, int *h, int *w);
+GN_API int gn_dataset_classes(const gn_dataset *dataset);
+/* "T-shirt/top", "airplane", ... or "class N" when the source names none. */
+GN_API const char *gn_dataset_class_name(const gn_dataset *dataset, int label);
+/* Per-channel mean and standard deviation of the pixels in [0, 1] (for normalisation). */
+GN_API void gn_dataset_stats(const gn_dataset *dataset, float *mean, float *std);
+
+typedef struct gn_augment {
+    int out_h, out_w;     /* centre the image on a zero canvas of this size (0 = keep)     */
+    int crop_padding;     /* random crop: shift by up to this many pixels, zero fill       */
+    int hflip;            /* random horizontal flips                                        */
+    float mean[GN_MAX_NORM_CHANNELS], std[GN_MAX_NORM_CHANNELS]; /* (x / 255 - mean) / std */
+} gn_augment;
+
+/* Images indices[0..n) as floats (n x C x out_h x out_w) and their labels. Random choices of
+ * image i come from (seed, indices[i]) alone, so a batch is the same whatever the thread count
+ * and however the epoch was cut into batches. aug NULL: no augmentation, no normalisation. */
+GN_API gn_status gn_dataset_batch(const gn_dataset *dataset, const int64_t *indices, int n,
+                                  const gn_augment *aug, uint64_t seed, float *images,
+                                  int32_t *labels);
+
 /* GhostNet's channel rounding: max(4, int(v + 2) // 4 * 4), plus 4 if below 0.9 v. */
 GN_API int gn_make_divisible(double v, int divisor);
 

@@ -306,13 +306,21 @@ gn_status gn_model_load(gn_context *ctx, const char *path, gn_model **out)
     if (st != GN_OK)
         return st;
     gn_model_config config;
-    gn_model *m = NULL;
     st = config_from_metadata(ctx, f, &config);
-    if (st == GN_OK) {
-        st = gn_model_build_graph(ctx, &config, &m);
-        if (st != GN_OK)
-            gn_fail_prefix(ctx, st, "%s: metadata describes a model that cannot be built", path);
+    if (st != GN_OK) {
+        gn_st_close(ctx, f);
+        return st;
     }
+    return gn_model_from_tensors(ctx, &config, f, out);
+}
+
+gn_status gn_model_from_tensors(gn_context *ctx, const gn_model_config *config, gn_st_file *f,
+                                gn_model **out)
+{
+    gn_model *m = NULL;
+    gn_status st = gn_model_build_graph(ctx, config, &m);
+    if (st != GN_OK)
+        gn_fail_prefix(ctx, st, "%s: the model it describes cannot be built", f->path);
     if (st == GN_OK)
         st = check_tensors(m, f);
     if (st == GN_OK)
@@ -351,7 +359,7 @@ gn_status gn_model_load_weights(gn_model *m, const char *path)
  * Saving
  * -------------------------------------------------------------------------------------------- */
 
-#define GN_META_MAX 40
+#define GN_META_MAX 64
 
 typedef struct meta_builder {
     const char *keys[GN_META_MAX];
