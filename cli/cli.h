@@ -62,10 +62,16 @@ int cli_model_option(cli_args *a, const char *arg, cli_model_spec *spec);
 int cli_open_model(const char *command, gn_context *ctx, const cli_model_spec *spec,
                    uint64_t seed, gn_model **out);
 extern const char cli_model_options_help[];
+/* Opens path with gn_checkpoint_load (model files, timm safetensors, PyTorch checkpoints); the
+ * model options describe files without metadata, whose class count comes from the file unless
+ * --classes was given. Reports errors; returns CLI_OK or CLI_ERROR. */
+int cli_open_checkpoint(const char *command, gn_context *ctx, const cli_model_spec *spec,
+                        const char *path, gn_model **out);
 
 int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

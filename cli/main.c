@@ -13,6 +13,7 @@ static const command commands[] = {
     {"info", cmd_info, "per-block table of shapes, params and MACs (paper Table 1)"},
     {"forward", cmd_forward, "logits for an NCHW .npy batch"},
     {"init", cmd_init, "write a randomly initialised model file"},
+    {"convert", cmd_convert, "PyTorch checkpoint or timm safetensors -> model file"},
     {"train", cmd_train, "train a model on Fashion-MNIST, MNIST or CIFAR (SGD, checkpoints)"},
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix on a data set"},
 };

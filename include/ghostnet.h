@@ -127,6 +127,16 @@ GN_API gn_status gn_model_load(gn_context *ctx, const char *path, gn_model **out
 /* Loads weights from a safetensors file into an already built model (the file need not carry
  * metadata: use this for timm / Hugging Face files). */
 GN_API gn_status gn_model_load_weights(gn_model *model, const char *path);
+/* Loads a model from any weights file a user may hold: a ghostnet model file (its metadata gives
+ * the architecture, config is ignored), a safetensors file without our metadata (timm / Hugging
+ * Face), or a PyTorch checkpoint written by torch.save (zip or legacy format) holding a state
+ * dict, possibly wrapped as {"state_dict": ...} or {"model": ...}, keys possibly prefixed
+ * "module.". The pickle is parsed, never executed: anything but tensors and plain containers
+ * (os.system, a model class, ...) is refused. For files without metadata, config gives the
+ * architecture (NULL: GhostNet defaults); its num_classes / in_channels of 0 are read from the
+ * classifier and stem tensors. Save the result with gn_model_save to get a model file. */
+GN_API gn_status gn_checkpoint_load(gn_context *ctx, const char *path,
+                                    const gn_model_config *config, gn_model **out);
 /* Writes every parameter and buffer (PyTorch state_dict names) plus metadata, atomically. */
 GN_API gn_status gn_model_save(gn_model *model, const char *path);
 GN_API void gn_model_free(gn_model *model);
