@@ -12,7 +12,9 @@
     VGG-16, Ghost-VGG-16 (s=2, d=3) and a 1-channel Ghost-VGG-16 (s=3, d=5);
   * model files: a file from `ghostnet init --arch ... --ghost s,d` loads into the reference with
     strict=True, its metadata carries arch/depth/ghost, and PyTorch's logits on it equal
-    `ghostnet forward`'s.
+    `ghostnet forward`'s;
+  * CLI options: --arch resnetN / resnet --depth N / vgg16 and --ghost S,D in any order, and
+    clean errors for contradicting or invalid ones.
 Every case prints its measured result.
 """
 
@@ -59,6 +61,10 @@ class CifarModels(T.CliTestCase):
                                                                          want), flush=True)
                 self.assertEqual(got, want)
                 self.assertEqual(ref, want)
+                res = T.run_cli("info", *cli_args(arch, ghost))
+                self.assertSucceeded(res)
+                total = res.stdout.splitlines()[-1].split()
+                self.assertEqual(total, ["total", format(want[0], ","), format(want[1], ",")])
 
     def test_ghost_vgg_ratios(self):
         for s, about in sorted(GHOST_VGG16_MACS_ABOUT.items()):
@@ -83,6 +89,32 @@ class CifarModels(T.CliTestCase):
                 print("%-34s params %8d MACs %10d (PyTorch %d %d)" % (tag, got[0], got[1],
                                                                      ref[0], ref[1]), flush=True)
                 self.assertEqual(got, ref)
+
+    def test_cli_options(self):
+        """--arch resnet --depth N is resnetN; options apply whatever their order; bad
+        combinations are usage errors (exit 2) or library errors naming the problem."""
+        same = [(["--arch", "resnet", "--depth", "32"], ["--arch", "resnet32"]),
+                (["--classes", "100", "--in-chans", "1", "--arch", "vgg16", "--ghost", "3,5"],
+                 ["--ghost", "3,5", "--arch", "vgg", "--in-chans", "1", "--classes", "100"]),
+                (["--depth", "110", "--arch", "resnet"], ["--arch", "resnet110", "--depth", "110"])]
+        for a, b in same:
+            self.assertEqual(self.info_totals(*a), self.info_totals(*b), "%s vs %s" % (a, b))
+        self.assertEqual(self.info_totals("--classes", "100", "--in-chans", "1", "--arch",
+                                          "vgg16", "--ghost", "3,5"),
+                         C.count(C.build("vgg16", 100, 1, (3, 5))))
+        for args, code, mention in ((["--arch", "resnet56", "--depth", "20"], 2, "depth"),
+                                    (["--arch", "resnet20", "--ghost", "2,4"], 2, "--ghost"),
+                                    (["--arch", "resnet20", "--ghost", "1,3"], 2, "--ghost"),
+                                    (["--arch", "resnet20", "--ghost", "2"], 2, "--ghost"),
+                                    (["--arch", "vgg19"], 1, "VGG depth"),
+                                    (["--arch", "resnet57"], 1, "6n + 2"),
+                                    (["--arch", "alexnet"], 2, "unknown architecture"),
+                                    (["--arch", "ghostnet", "--ghost", "2,3"], 1, "ghost"),
+                                    (["--arch", "vgg16", "--input", "28"], 1, "1x1")):
+            with self.subTest(args=args):
+                res = T.run_cli("info", *args)
+                self.assertCleanFailure(res, mentions=(mention,))
+                self.assertEqual(res.returncode, code, res.describe())
 
     def test_forward_parity(self):
         cases = [("resnet20", None, 3, 10), ("resnet20", (2, 3), 3, 10),
