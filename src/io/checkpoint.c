@@ -133,7 +133,7 @@ gn_status gn_checkpoint_load(gn_context *ctx, const char *path, const gn_model_c
         return ctx ? gn_fail(ctx, GN_ERR_ARGUMENT, "gn_checkpoint_load: NULL argument")
                    : GN_ERR_ARGUMENT;
     *out = NULL;
-    file_kind kind;
+    file_kind kind = KIND_UNKNOWN;
     gn_status st = sniff(ctx, path, &kind);
     if (st != GN_OK)
         return st;
