@@ -212,7 +212,7 @@ static gn_status take(unpickler *u, size_t n, const unsigned char **out)
 
 static gn_status take_uint(unpickler *u, size_t n, uint64_t *out)
 {
-    const unsigned char *b;
+    const unsigned char *b = NULL;
     gn_status st = take(u, n, &b);
     if (st == GN_OK)
         *out = n == 1 ? b[0] : n == 2 ? gn_load_le16(b) : n == 4 ? gn_load_le32(b) : gn_load_le64(b);
@@ -254,8 +254,8 @@ static gn_pickle_value *new_string(unpickler *u, gn_pickle_kind kind, const unsi
  * (BINSTRING) are taken as text when they are, as old checkpoints store keys that way. */
 static gn_status push_counted(unpickler *u, size_t prefix, gn_pickle_kind kind)
 {
-    uint64_t length;
-    const unsigned char *bytes;
+    uint64_t length = 0;
+    const unsigned char *bytes = NULL;
     gn_status st = take_uint(u, prefix, &length);
     if (st != GN_OK)
         return st;
@@ -271,8 +271,8 @@ static gn_status push_counted(unpickler *u, size_t prefix, gn_pickle_kind kind)
 /* LONG1 / LONG4: little-endian two's complement of n bytes. */
 static gn_status push_long(unpickler *u, size_t prefix)
 {
-    uint64_t length;
-    const unsigned char *bytes;
+    uint64_t length = 0;
+    const unsigned char *bytes = NULL;
     gn_status st = take_uint(u, prefix, &length);
     if (st != GN_OK)
         return st;
@@ -295,7 +295,7 @@ static gn_status push_long(unpickler *u, size_t prefix)
 
 static gn_status push_binfloat(unpickler *u)
 {
-    const unsigned char *b;
+    const unsigned char *b = NULL;
     gn_status st = take(u, 8, &b);
     if (st != GN_OK)
         return st;
@@ -334,7 +334,7 @@ static gn_status collapse_last(unpickler *u, gn_pickle_kind kind, size_t count)
 
 static gn_status collapse_mark(unpickler *u, gn_pickle_kind kind)
 {
-    size_t begin;
+    size_t begin = 0;
     gn_status st = pop_mark(u, &begin);
     return st == GN_OK ? collapse(u, kind, begin) : st;
 }
@@ -387,7 +387,7 @@ static gn_status add_last(unpickler *u, gn_pickle_kind kind, size_t count)
 
 static gn_status add_marked(unpickler *u, gn_pickle_kind kind)
 {
-    size_t begin;
+    size_t begin = 0;
     gn_status st = pop_mark(u, &begin);
     return st == GN_OK ? add_items(u, kind, begin) : st;
 }
@@ -398,7 +398,7 @@ static gn_status add_marked(unpickler *u, gn_pickle_kind kind)
 
 static gn_status memo_put(unpickler *u, uint64_t index)
 {
-    gn_pickle_value *v;
+    gn_pickle_value *v = NULL;
     gn_status st = top(u, &v);
     if (st != GN_OK)
         return st;
@@ -425,7 +425,7 @@ static gn_status memo_get(unpickler *u, uint64_t index)
 
 static gn_status memo_op(unpickler *u, size_t width, int put)
 {
-    uint64_t index;
+    uint64_t index = 0;
     gn_status st = take_uint(u, width, &index);
     if (st != GN_OK)
         return st;
@@ -498,8 +498,8 @@ static gn_status take_line(unpickler *u, const char **line, size_t *length)
 
 static gn_status op_global(unpickler *u)
 {
-    const char *module, *name;
-    size_t module_length, name_length;
+    const char *module = NULL, *name = NULL;
+    size_t module_length = 0, name_length = 0;
     gn_status st = take_line(u, &module, &module_length);
     if (st == GN_OK)
         st = take_line(u, &name, &name_length);
@@ -508,7 +508,7 @@ static gn_status op_global(unpickler *u)
 
 static gn_status op_stack_global(unpickler *u)
 {
-    gn_pickle_value *module, *name;
+    gn_pickle_value *module = NULL, *name = NULL;
     gn_status st = pop(u, &name);
     if (st == GN_OK)
         st = pop(u, &module);
@@ -537,7 +537,7 @@ static int is_int(const gn_pickle_value *v)
 /* ('storage', torch.<T>Storage, key, location, numel) with a trailing None in legacy files. */
 static gn_status op_persid(unpickler *u)
 {
-    gn_pickle_value *pid;
+    gn_pickle_value *pid = NULL;
     gn_status st = pop(u, &pid);
     if (st != GN_OK)
         return st;
@@ -605,7 +605,7 @@ static gn_status rebuild_tensor(unpickler *u, const gn_pickle_value *args, int v
 
 static gn_status op_reduce(unpickler *u)
 {
-    gn_pickle_value *callable, *args;
+    gn_pickle_value *callable = NULL, *args = NULL;
     gn_status st = pop(u, &args);
     if (st == GN_OK)
         st = pop(u, &callable);
@@ -636,7 +636,7 @@ static gn_status op_reduce(unpickler *u)
  * state_dict's OrderedDict (its _metadata of module versions), which we do not need. */
 static gn_status op_build(unpickler *u)
 {
-    gn_pickle_value *state, *object;
+    gn_pickle_value *state = NULL, *object = NULL;
     gn_status st = pop(u, &state);
     if (st == GN_OK)
         st = top(u, &object);
@@ -651,13 +651,13 @@ static gn_status op_pop(unpickler *u)
         u->depth--;
         return GN_OK;
     }
-    size_t begin; /* Python's POP removes a mark when one is on top */
+    size_t begin = 0; /* Python's POP removes a mark when one is on top */
     return pop_mark(u, &begin);
 }
 
 static gn_status op_pop_mark(unpickler *u)
 {
-    size_t begin;
+    size_t begin = 0;
     gn_status st = pop_mark(u, &begin);
     if (st == GN_OK)
         u->depth = begin;
@@ -674,14 +674,14 @@ static gn_status op_mark(unpickler *u)
 
 static gn_status op_dup(unpickler *u)
 {
-    gn_pickle_value *v;
+    gn_pickle_value *v = NULL;
     gn_status st = top(u, &v);
     return st == GN_OK ? push(u, v) : st;
 }
 
 static gn_status op_proto(unpickler *u)
 {
-    uint64_t version;
+    uint64_t version = 0;
     gn_status st = take_uint(u, 1, &version);
     if (st == GN_OK && version > HIGHEST_PROTOCOL)
         st = fail(u, "pickle protocol %" PRIu64 " is newer than %d", version, HIGHEST_PROTOCOL);
@@ -690,7 +690,7 @@ static gn_status op_proto(unpickler *u)
 
 static gn_status op_frame(unpickler *u)
 {
-    uint64_t length; /* frames only group opcodes for buffering: the content reads on */
+    uint64_t length = 0; /* frames only group opcodes for buffering: the content reads on */
     gn_status st = take_uint(u, 8, &length);
     if (st == GN_OK && length > (uint64_t)(u->end - u->p))
         st = fail(u, "truncated: a frame of %" PRIu64 " bytes runs past the end", length);
@@ -716,12 +716,12 @@ static gn_status step(unpickler *u, int op)
     case OP_NEWTRUE: return push_bool(u, 1);
     case OP_NEWFALSE: return push_bool(u, 0);
     case OP_BININT1: case OP_BININT2: {
-        uint64_t value;
+        uint64_t value = 0;
         gn_status st = take_uint(u, op == OP_BININT1 ? 1 : 2, &value);
         return st == GN_OK ? push_int(u, (int64_t)value) : st;
     }
     case OP_BININT: {
-        uint64_t value;
+        uint64_t value = 0;
         gn_status st = take_uint(u, 4, &value);
         return st == GN_OK ? push_int(u, (int32_t)(uint32_t)value) : st;
     }
@@ -772,7 +772,7 @@ static gn_status run(unpickler *u, const gn_pickle_value **result)
     while (u->p < u->end) {
         int op = *u->p++;
         if (op == OP_STOP) {
-            gn_pickle_value *v;
+            gn_pickle_value *v = NULL;
             gn_status st = pop(u, &v);
             if (st == GN_OK && (u->depth || u->num_marks))
                 st = fail(u, "STOP with %zu values and %zu marks left on the stack", u->depth,

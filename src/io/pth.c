@@ -150,7 +150,7 @@ static gn_status check_byteorder(gn_context *ctx, const gn_zip *zip, const char 
     const gn_zip_entry *entry = gn_zip_find(zip, name);
     if (!entry)
         return GN_OK;
-    const unsigned char *bytes;
+    const unsigned char *bytes = NULL;
     gn_status st = gn_zip_entry_data(ctx, zip, entry, &bytes);
     if (st == GN_OK && !(entry->size == 6 && memcmp(bytes, "little", 6) == 0))
         st = gn_fail(ctx, GN_ERR_UNSUPPORTED, "%s: big-endian checkpoints are not supported",
@@ -170,7 +170,7 @@ static gn_status supply_from_zip(gn_context *ctx, const gn_zip *zip, const char 
         storage *s = find_storage(table, entry->name + prefix_length + 5);
         if (!s)
             continue; /* a storage no pickle value names */
-        const unsigned char *bytes;
+        const unsigned char *bytes = NULL;
         gn_status st = gn_zip_entry_data(ctx, zip, entry, &bytes);
         if (st == GN_OK)
             st = supply(ctx, zip->what, s, bytes, entry->size);
@@ -187,8 +187,8 @@ static gn_status read_zip(gn_context *ctx, const char *path, const gn_file_map *
     gn_status st = gn_zip_open(ctx, map->data, map->size, path, &zip);
     if (st != GN_OK)
         return st;
-    const gn_zip_entry *pkl;
-    size_t prefix_length = 0, used;
+    const gn_zip_entry *pkl = NULL;
+    size_t prefix_length = 0, used = 0;
     const unsigned char *bytes = NULL;
     st = find_data_pkl(ctx, &zip, &pkl, &prefix_length);
     if (st == GN_OK)
@@ -264,7 +264,7 @@ static gn_status read_legacy_header(gn_context *ctx, cursor *c)
  * count and the elements. */
 static gn_status read_legacy_storages(gn_context *ctx, cursor *c, storage_table *table)
 {
-    gn_pickle *keys_pickle;
+    gn_pickle *keys_pickle = NULL;
     gn_status st = next_pickle(ctx, c, &keys_pickle);
     if (st != GN_OK)
         return st;
@@ -512,7 +512,7 @@ static gn_status materialize(gn_context *ctx, const planned *plan, size_t count,
 static gn_status extract(gn_context *ctx, const char *path, uint64_t file_size,
                          const gn_pickle *pickle, const storage_table *table, gn_st_file *file)
 {
-    const gn_pickle_value *dict;
+    const gn_pickle_value *dict = NULL;
     gn_status st = find_state_dict(ctx, path, gn_pickle_result(pickle), &dict);
     if (st != GN_OK)
         return st;

@@ -86,7 +86,7 @@ static gn_status read_end64(gn_context *ctx, const gn_zip *zip, size_t end, dire
 
 static gn_status read_directory_location(gn_context *ctx, const gn_zip *zip, directory *dir)
 {
-    size_t end;
+    size_t end = 0;
     gn_status st = find_end(ctx, zip, &end);
     if (st != GN_OK)
         return st;
@@ -255,7 +255,7 @@ gn_status gn_zip_open(gn_context *ctx, const unsigned char *data, size_t size, c
     out->what = what;
     out->data = data;
     out->size = size;
-    directory dir;
+    directory dir = {0, 0, 0};
     gn_status st = read_directory_location(ctx, out, &dir);
     if (st == GN_OK)
         st = read_entries(ctx, out, &dir);
