@@ -18,7 +18,8 @@ const char cli_model_options_help[] =
     "  --in-chans C         input channels (default 3)\n"
     "  --input S            input size the model is made for: 224 or HxW (default 224 for\n"
     "                       ghostnet, 32 for resnet/vgg)\n"
-    "  --small-input        GhostNet variant for 28-32 px images (stride-1 stem and stage 1)\n";
+    "  --small-input[=L]    GhostNet for 28-32 px images: L=1 (default) stride-1 stem,\n"
+    "                       L=2 also a stride-1 blocks.1\n";
 
 void cli_model_spec_init(cli_model_spec *spec)
 {
@@ -136,6 +137,9 @@ int cli_model_option(cli_args *a, const char *arg, cli_model_spec *spec)
         spec->have_input = 1;
     } else if (cli_flag(arg, "--small-input")) {
         c->small_input = 1;
+    } else if (strncmp(arg, "--small-input=", 14) == 0) {
+        if (cli_parse_int(a->command, "--small-input", arg + 14, 0, 2, &c->small_input))
+            return -1;
     } else {
         return 0;
     }

@@ -98,7 +98,8 @@ typedef struct gn_model_config {
     int input_h, input_w;  /* the size the model was made for (informative; any size the
                               strides allow runs)                                             */
     float dropout;         /* dropout before the classifier (training only)                   */
-    int small_input;       /* GhostNet for 28-32 px images: stride-1 stem and first stage     */
+    int small_input;       /* GhostNet for 28-32 px images: 1 = stride-1 stem, 2 = also a
+                              stride-1 blocks.1 (see src/models/ghostnet.c)                   */
     int ghost_ratio;       /* the paper's plug-and-play (Sec. 4.1), resnet and vgg only: s >= 2
                               makes every 3x3 conv but the first, with its BN, a Ghost module
                               of ratio s (src/models/ghostify.c); 0 for an ordinary model     */
@@ -154,6 +155,59 @@ GN_API gn_status gn_model_macs(const gn_model *model, int h, int w, int64_t *mac
  * input: n x in_channels x h x w floats; logits: n x num_classes floats. */
 GN_API gn_status gn_model_forward(gn_model *model, const float *input, int n, int h, int w,
                                   float *logits);
+
+/* ---------------------------------------------------------------------------------------------
+ * Inference plan: gn_model_forward compiles the model once per (n, h, w) into fused steps over
+ * one arena (BN folded into the weights, activations and residual adds in the kernels, the
+ * Ghost module's concatenation by placement) and reuses it until the size or weights change.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_plan_info {
+    size_t arena_bytes;  /* activations + per-thread scratch: the peak working memory      */
+    size_t weight_bytes; /* weights as the plan repacked them                              */
+    int steps;           /* fused steps                                                    */
+    int64_t macs;        /* multiply-accumulates of one pass over the n images              */
+} gn_plan_info;
+
+typedef struct gn_step_info {
+    char name[64];       /* the graph node that made it ("blocks.3.0.ghost1.primary_conv.0") */
+    char op[48];         /* "conv 1x1/1", "dwconv 5x5/2", "global avgpool", ...             */
+    char fused[48];      /* what its epilogue does ("bn relu", "bn +residual", ...)          */
+    int out_c, out_h, out_w;
+    int64_t macs;        /* for the n images                                                */
+} gn_step_info;
+
+/* Compiles (or reuses) the plan for n images of h x w and describes it; steps (NULL or up to
+ * max entries) gets each step in execution order. */
+GN_API gn_status gn_model_plan_info(gn_model *model, int n, int h, int w, gn_plan_info *info,
+                                    gn_step_info *steps, int max);
+/* gn_model_forward that also measures each step's wall time: step_ms[i] += milliseconds of
+ * step i (up to max entries), for per-layer profiles. */
+GN_API gn_status gn_model_forward_timed(gn_model *model, const float *input, int n, int h,
+                                        int w, float *logits, double *step_ms, int max);
+
+/* ---------------------------------------------------------------------------------------------
+ * Images: the evaluation preprocessing of torchvision / timm, pixel-exact, and class names.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct gn_preprocess {
+    int resize;         /* shorter side after resizing, as torchvision's Resize(resize)      */
+    int crop_h, crop_w; /* centre crop; must fit in the resized image                        */
+    int channels;       /* 3: RGB, 1: gray (PIL's "L" weights)                               */
+    float mean[GN_MAX_NORM_CHANNELS], std[GN_MAX_NORM_CHANNELS]; /* (x / 255 - mean) / std  */
+} gn_preprocess;
+
+/* What a model expects: crop = its input size (224 x 224), resize = floor(crop / 0.875) (256,
+ * timm's crop_pct for GhostNet), channels and mean / std from its config (model-file metadata). */
+GN_API void gn_preprocess_for_model(const gn_model *model, gn_preprocess *p);
+/* Decodes an image file (JPEG, PNG, BMP or binary PPM/PGM), resizes its shorter side to
+ * p->resize (PIL's bilinear, antialiased when shrinking), centre-crops, scales to [0, 1] and
+ * normalises: out gets channels x crop_h x crop_w floats. The result equals torchvision's
+ * Resize + CenterCrop + ToTensor + Normalize on Image.open(path).convert("RGB") bit for bit on
+ * 8-bit images (JPEG decoded by libjpeg-turbo, as PIL does). Files claiming more than 100
+ * megapixels or 65535 pixels a side are refused before any pixel memory is allocated. */
+GN_API gn_status gn_image_preprocess(gn_context *ctx, const char *path, const gn_preprocess *p,
+                                     float *out);
+/* Name of ImageNet-1k class index (0..999) in torchvision's list ("tench", ...), or NULL. */
+GN_API const char *gn_imagenet_class_name(int index);
 
 /* ---------------------------------------------------------------------------------------------
  * Per-block summary (the paper's Table 1): one row per block the builder declared.

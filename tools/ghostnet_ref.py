@@ -157,10 +157,11 @@ class GhostBottleneck(nn.Module):
 class GhostNet(nn.Module):
     def __init__(self, width=1.0, num_classes=1000, in_chans=3, dropout=0.2, cfgs=None,
                  small_input=False):
-        """small_input: the variant for 28-32 px images -- the stem and the blocks.1 stage run at
-        stride 1 (so blocks.1.0 has no conv_dw / bn_dw); every other tensor is as official."""
+        """small_input: the variants for 28-32 px images -- 1: the stem runs at stride 1;
+        2: the blocks.1 stage too (so blocks.1.0 has no conv_dw / bn_dw). Every other tensor is
+        as official."""
         super().__init__()
-        self.small_input = bool(small_input)
+        self.small_input = int(small_input)
         self.width = float(width)
         self.num_classes = int(num_classes)
         self.in_chans = int(in_chans)
@@ -178,7 +179,7 @@ class GhostNet(nn.Module):
         for stage, cfg in enumerate(cfgs):
             layers = []
             for k, exp_size, c, se_ratio, s in cfg:
-                if small_input and stage == 1:
+                if small_input >= 2 and stage == 1:
                     s = 1
                 out_chs = make_divisible(c * width, 4)
                 mid_chs = make_divisible(exp_size * width, 4)
@@ -439,7 +440,7 @@ def model_metadata(width=1.0, num_classes=1000, in_chans=3, input_size=(224, 224
         "mean": ",".join(_fmt_float(m) for m in mean),
         "std": ",".join(_fmt_float(s) for s in std),
         "dropout": _fmt_float(dropout),
-        **({"small_input": "1"} if small_input else {}),
+        **({"small_input": str(int(small_input))} if small_input else {}),
     }
 
 
@@ -487,7 +488,7 @@ def load_model(path, strict=True):
         raise SafetensorsError("%s: not a %s file (format=%r)" % (path, MODEL_FORMAT, meta.get("format")))
     model = GhostNet(width=float(meta["width"]), num_classes=int(meta["num_classes"]),
                      in_chans=int(meta["in_channels"]), dropout=float(meta.get("dropout", "0.2")),
-                     small_input=meta.get("small_input", "0") == "1")
+                     small_input=int(meta.get("small_input", "0")))
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     model.load_state_dict(sd, strict=strict)
     model.eval()

@@ -11,7 +11,8 @@ static size_t value_bytes(const gn_exec *exec, int v)
     return (size_t)exec->n * gn_shape_numel(exec->shapes[v]) * sizeof(float);
 }
 
-/* The last node that reads value v, or the end of the graph for the output. */
+/* The last node that reads value v, the end of the graph for the output, or its producer if
+ * nothing reads it. */
 static int last_use(const gn_model *m, int v)
 {
     if (v == m->output)
@@ -54,8 +55,11 @@ static size_t scratch_stride(const gn_exec *exec)
 }
 
 /* One arena for everything an execution needs. Inference: activations only, sharing memory
- * between values whose lifetimes do not overlap. Training: every activation, every gradient
- * and each layer's saved state, all alive for the whole step (backward reads them). */
+ * between values whose lifetimes do not overlap. Training: every activation and each layer's
+ * saved state alive for the whole step (backward reads them); a value's gradient lives only
+ * during the backward pass, from the backward of its last consumer (which starts it) to the
+ * backward of its producer (which reads it last), so gradients share memory too. On the time
+ * axis, backward of node i is step num_nodes + (num_nodes - 1 - i). */
 static gn_status plan_arena(gn_exec *exec)
 {
     gn_model *m = exec->model;
@@ -80,12 +84,17 @@ static gn_status plan_arena(gn_exec *exec)
         } else {
             r->size = saved_bytes(exec, i - 2 * values);
         }
-        if (exec->training) {
+        if (exec->training && i >= values && i < 2 * values) {
+            int v = i - values + 1, n = m->num_nodes;
+            int starter = exec->last_use[v] < n ? exec->last_use[v] : n - 1;
+            r->first = n + (n - 1 - starter);
+            r->last = n + (n - 1 - m->values[v].producer);
+        } else if (exec->training) {
             r->first = 0;
             r->last = INT_MAX;
         } else {
             r->first = m->values[i + 1].producer;
-            r->last = last_use(m, i + 1);
+            r->last = exec->last_use[i + 1];
         }
     }
     gn_status st = gn_arena_plan(m->ctx, req, count, &exec->arena_bytes);
@@ -132,7 +141,11 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         exec->grad = gn_alloc_zero(ctx, values * sizeof(float *));
         exec->saved = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(float *) + 1);
     }
-    int ok = exec->shapes && exec->act && (!training || (exec->grad && exec->saved));
+    exec->last_use = gn_alloc(ctx, values * sizeof(int));
+    for (int v = 0; exec->last_use && v < m->num_values; v++)
+        exec->last_use[v] = last_use(m, v);
+    int ok = exec->shapes && exec->act && exec->last_use &&
+             (!training || (exec->grad && exec->saved));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, exec->shapes);
@@ -163,6 +176,7 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->grad);
     gn_free(ctx, exec->saved);
     gn_free(ctx, exec->shapes);
+    gn_free(ctx, exec->last_use);
     gn_free(ctx, exec);
 }
 
@@ -213,13 +227,22 @@ gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
     gn_model *m = exec->model;
     if (!exec->training)
         return gn_fail(m->ctx, GN_ERR_ARGUMENT, "backward needs a training execution");
-    for (int v = 1; v < m->num_values; v++)
-        memset(exec->grad[v], 0, value_bytes(exec, v));
     memcpy(exec->grad[m->output], dlogits, value_bytes(exec, m->output));
     for (int i = m->num_nodes - 1; i >= 0; i--) {
+        const gn_node *node = &m->nodes[i];
+        /* Layers accumulate into input gradients; the first to run (the input's last
+         * consumer) finds the buffer holding whatever value shared it before, so clear it.
+         * A value nobody reads gets a zero gradient just before its producer's backward. */
+        if (exec->last_use[node->output] == i)
+            memset(exec->grad[node->output], 0, value_bytes(exec, node->output));
+        for (int k = 0; k < node->num_inputs; k++) {
+            int v = node->inputs[k];
+            if (v > 0 && exec->last_use[v] == i && (k == 0 || node->inputs[0] != v))
+                memset(exec->grad[v], 0, value_bytes(exec, v));
+        }
         gn_layer_io io;
         fill_io(exec, i, &io);
-        gn_layer_kind_of(m->nodes[i].op)->backward(&io);
+        gn_layer_kind_of(node->op)->backward(&io);
     }
     return GN_OK;
 }

@@ -12,6 +12,7 @@ struct gn_exec {
     int n, h, w;
     int training;
     gn_shape *shapes;     /* per value                                      */
+    int *last_use;        /* per value: last node reading it (see exec.c)   */
     float **act;          /* per value; act[0] is the caller's input         */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */

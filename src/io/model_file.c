@@ -10,7 +10,7 @@
  *   input_size   "HxW" the model was made for
  *   mean, std    comma-separated, one value per input channel
  *   dropout      dropout before the classifier
- *   small_input  "1" for the 28-32 px GhostNet variant
+ *   small_input  "1" or "2" for the 28-32 px GhostNet variants
  *   ghost        "s,d" when the convs were replaced by Ghost modules
  */
 #include "io/model_file.h"
@@ -117,7 +117,7 @@ static gn_status config_from_metadata(gn_context *ctx, const gn_st_file *f, gn_m
     if (st == GN_OK)
         st = meta_int(ctx, f, "depth", 0, 1, 10000, &c->depth);
     if (st == GN_OK)
-        st = meta_int(ctx, f, "small_input", 0, 0, 1, &c->small_input);
+        st = meta_int(ctx, f, "small_input", 0, 0, 2, &c->small_input);
     double dropout = c->dropout;
     if (st == GN_OK)
         st = meta_double(ctx, f, "dropout", 0.0, 0.999, &dropout);
@@ -409,7 +409,7 @@ static void build_metadata(const gn_model *m, meta_builder *b)
     meta_add_floats(b, "std", c->std, norm);
     meta_add(b, "dropout", "%g", (double)c->dropout);
     if (c->small_input)
-        meta_add(b, "small_input", "1");
+        meta_add(b, "small_input", "%d", c->small_input);
     if (c->ghost_ratio)
         meta_add(b, "ghost", "%d,%d", c->ghost_ratio, c->ghost_kernel);
 }

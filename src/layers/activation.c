@@ -18,13 +18,17 @@ static size_t io_numel(const gn_layer_io *io)
     return (size_t)io->n * gn_shape_numel(io->out);
 }
 
+static void relu_forward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict x = io->x[0];
+    float *restrict y = io->y;
+    for (int64_t i = begin; i < end; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
 static void relu_forward(gn_layer_io *io)
 {
-    size_t count = io_numel(io);
-    const float *x = io->x[0];
-    float *y = io->y;
-    for (size_t i = 0; i < count; i++)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    gn_layer_parallel(io, (int64_t)io_numel(io), relu_forward_range);
 }
 
 static float hard_sigmoid(float x)
@@ -34,35 +38,53 @@ static float hard_sigmoid(float x)
     return t / 6.0f;
 }
 
+static void hard_sigmoid_forward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict x = io->x[0];
+    float *restrict y = io->y;
+    for (int64_t i = begin; i < end; i++)
+        y[i] = hard_sigmoid(x[i]);
+}
+
 static void hard_sigmoid_forward(gn_layer_io *io)
 {
-    size_t count = io_numel(io);
-    for (size_t i = 0; i < count; i++)
-        io->y[i] = hard_sigmoid(io->x[0][i]);
+    gn_layer_parallel(io, (int64_t)io_numel(io), hard_sigmoid_forward_range);
 }
 
 /* d relu = dy where x > 0 */
+static void relu_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict x = io->x[0], *restrict dy = io->dy;
+    float *restrict dx = io->dx[0];
+    /* a multiply by a 0/1 mask, written so that gcc vectorises it */
+    for (int64_t i = begin; i < end; i++) {
+        float mask = x[i] > 0.0f ? 1.0f : 0.0f;
+        dx[i] += dy[i] * mask;
+    }
+}
+
 static void relu_backward(gn_layer_io *io)
 {
-    size_t count = io_numel(io);
-    if (!io->dx[0])
-        return;
-    for (size_t i = 0; i < count; i++)
-        if (io->x[0][i] > 0.0f)
-            io->dx[0][i] += io->dy[i];
+    if (io->dx[0])
+        gn_layer_parallel(io, (int64_t)io_numel(io), relu_backward_range);
 }
 
 /* d hard_sigmoid = dy / 6 where 0 < x + 3 < 6 (relu6's flat parts pass nothing) */
+static void hard_sigmoid_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict x = io->x[0], *restrict dy = io->dy;
+    float *restrict dx = io->dx[0];
+    for (int64_t i = begin; i < end; i++) {
+        float t = x[i] + 3.0f;
+        float slope = t > 0.0f && t < 6.0f ? 1.0f / 6.0f : 0.0f;
+        dx[i] += dy[i] * slope;
+    }
+}
+
 static void hard_sigmoid_backward(gn_layer_io *io)
 {
-    size_t count = io_numel(io);
-    if (!io->dx[0])
-        return;
-    for (size_t i = 0; i < count; i++) {
-        float t = io->x[0][i] + 3.0f;
-        if (t > 0.0f && t < 6.0f)
-            io->dx[0][i] += io->dy[i] / 6.0f;
-    }
+    if (io->dx[0])
+        gn_layer_parallel(io, (int64_t)io_numel(io), hard_sigmoid_backward_range);
 }
 
 const gn_layer_kind gn_layer_relu = {

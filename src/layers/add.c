@@ -16,20 +16,33 @@ static int add_shape(const gn_node *node, const gn_shape *in, gn_shape *out, cha
     return 0;
 }
 
+static void add_forward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict a = io->x[0], *restrict b = io->x[1];
+    float *restrict y = io->y;
+    for (int64_t i = begin; i < end; i++)
+        y[i] = a[i] + b[i];
+}
+
 static void add_forward(gn_layer_io *io)
 {
-    size_t count = (size_t)io->n * gn_shape_numel(io->out);
-    for (size_t i = 0; i < count; i++)
-        io->y[i] = io->x[0][i] + io->x[1][i];
+    gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out), add_forward_range);
+}
+
+static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const float *restrict dy = io->dy;
+    for (int k = 0; k < 2; k++) {
+        float *restrict dx = io->dx[k];
+        if (dx)
+            for (int64_t i = begin; i < end; i++)
+                dx[i] += dy[i];
+    }
 }
 
 static void add_backward(gn_layer_io *io)
 {
-    size_t count = (size_t)io->n * gn_shape_numel(io->out);
-    for (int k = 0; k < 2; k++)
-        if (io->dx[k])
-            for (size_t i = 0; i < count; i++)
-                io->dx[k][i] += io->dy[i];
+    gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out), add_backward_range);
 }
 
 const gn_layer_kind gn_layer_add = {

@@ -27,27 +27,51 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
     return 2 * (size_t)in[0].c; /* batch mean, inverse std */
 }
 
-/* Sum and sum of squares of channel c over the batch, in double for a stable variance. */
+/* Sums over one plane in GN_LANES independent float accumulators, so the compiler vectorises
+ * without reassociating (no -ffast-math); planes are short, and the caller adds the plane
+ * sums in double. */
+#define GN_LANES 16
+
+static void plane_sums(const float *x, const float *y, size_t count, double *sum_x,
+                       double *sum_xy)
+{
+    float sx[GN_LANES] = {0}, sxy[GN_LANES] = {0};
+    size_t i = 0;
+    for (; i + GN_LANES <= count; i += GN_LANES)
+        for (int l = 0; l < GN_LANES; l++) {
+            sx[l] += x[i + l];
+            sxy[l] += x[i + l] * y[i + l];
+        }
+    double tx = 0.0, txy = 0.0;
+    for (; i < count; i++) {
+        tx += x[i];
+        txy += (double)x[i] * y[i];
+    }
+    for (int l = 0; l < GN_LANES; l++) {
+        tx += sx[l];
+        txy += sxy[l];
+    }
+    *sum_x += tx;
+    *sum_xy += txy;
+}
+
+/* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
+ * exact enough for activations of any sensible scale). */
 static void channel_moments(const gn_layer_io *io, int c, double *mean, double *var)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
     double sum = 0.0, sq = 0.0;
     for (int b = 0; b < io->n; b++) {
         const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
-        for (size_t i = 0; i < plane; i++)
-            sum += x[i];
+        plane_sums(x, x, plane, &sum, &sq);
     }
     double count = (double)plane * io->n;
     *mean = sum / count;
-    for (int b = 0; b < io->n; b++) {
-        const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
-        for (size_t i = 0; i < plane; i++)
-            sq += (x[i] - *mean) * (x[i] - *mean);
-    }
-    *var = sq / count;
+    double v = sq / count - *mean * *mean;
+    *var = v > 0.0 ? v : 0.0;
 }
 
-static void batchnorm_forward(gn_layer_io *io)
+static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t end)
 {
     const float *gamma = io->params[0]->data, *beta = io->params[1]->data;
     float *running_mean = io->params[2]->data, *running_var = io->params[3]->data;
@@ -55,7 +79,7 @@ static void batchnorm_forward(gn_layer_io *io)
     size_t plane = (size_t)io->out.h * io->out.w;
     double count = (double)plane * io->n;
     int channels = io->out.c;
-    for (int c = 0; c < channels; c++) {
+    for (int c = (int)first; c < (int)end; c++) {
         float mean, invstd;
         if (io->training) {
             double bmean, bvar;
@@ -81,6 +105,11 @@ static void batchnorm_forward(gn_layer_io *io)
                 y[i] = x[i] * scale + shift;
         }
     }
+}
+
+static void batchnorm_forward(gn_layer_io *io)
+{
+    gn_layer_parallel(io, io->out.c, batchnorm_forward_channels);
     if (io->training)
         io->bn->num_batches_tracked++;
 }
@@ -88,24 +117,22 @@ static void batchnorm_forward(gn_layer_io *io)
 /* With xhat = (x - mean) * invstd and M values per channel:
  *   dgamma = sum(dy * xhat), dbeta = sum(dy),
  *   dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M). */
-static void batchnorm_backward(gn_layer_io *io)
+static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t end)
 {
     const float *gamma = io->params[0]->data;
     float *dgamma = io->params[0]->grad, *dbeta = io->params[1]->grad;
     size_t plane = (size_t)io->out.h * io->out.w;
     int channels = io->out.c;
     float count = (float)plane * (float)io->n;
-    for (int c = 0; c < channels; c++) {
+    for (int c = (int)first; c < (int)end; c++) {
         float mean = io->saved[c], invstd = io->saved[channels + c];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        double sum_dy = 0.0, sum_dy_x = 0.0;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
-            for (size_t i = 0; i < plane; i++) {
-                float xhat = (io->x[0][at + i] - mean) * invstd;
-                sum_dy += io->dy[at + i];
-                sum_dy_xhat += io->dy[at + i] * xhat;
-            }
+            plane_sums(io->dy + at, io->x[0] + at, plane, &sum_dy, &sum_dy_x);
         }
+        /* sum(dy * xhat) = invstd * (sum(dy * x) - mean * sum(dy)) */
+        double sum_dy_xhat = invstd * (sum_dy_x - (double)mean * sum_dy);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         if (!io->dx[0])
@@ -114,12 +141,19 @@ static void batchnorm_backward(gn_layer_io *io)
         float mean_dy_xhat = (float)sum_dy_xhat / count;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
+            const float *x = io->x[0] + at, *dy = io->dy + at;
+            float *dx = io->dx[0] + at;
             for (size_t i = 0; i < plane; i++) {
-                float xhat = (io->x[0][at + i] - mean) * invstd;
-                io->dx[0][at + i] += k * (io->dy[at + i] - mean_dy - xhat * mean_dy_xhat);
+                float xhat = (x[i] - mean) * invstd;
+                dx[i] += k * (dy[i] - mean_dy - xhat * mean_dy_xhat);
             }
         }
     }
+}
+
+static void batchnorm_backward(gn_layer_io *io)
+{
+    gn_layer_parallel(io, io->out.c, batchnorm_backward_channels);
 }
 
 const gn_layer_kind gn_layer_batchnorm = {

@@ -16,11 +16,10 @@ static int channel_scale_shape(const gn_node *node, const gn_shape *in, gn_shape
     return 0;
 }
 
-static void channel_scale_forward(gn_layer_io *io)
+static void channel_scale_forward_planes(gn_layer_io *io, int64_t first, int64_t end)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
-    size_t planes = (size_t)io->n * io->out.c;
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = (size_t)first; p < (size_t)end; p++) {
         float gate = io->x[1][p];
         const float *x = io->x[0] + p * plane;
         float *y = io->y + p * plane;
@@ -29,12 +28,16 @@ static void channel_scale_forward(gn_layer_io *io)
     }
 }
 
+static void channel_scale_forward(gn_layer_io *io)
+{
+    gn_layer_parallel(io, (int64_t)io->n * io->out.c, channel_scale_forward_planes);
+}
+
 /* dx += dy * gate; dgate += sum over the plane of dy * x */
-static void channel_scale_backward(gn_layer_io *io)
+static void channel_scale_backward_planes(gn_layer_io *io, int64_t first, int64_t end)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
-    size_t planes = (size_t)io->n * io->out.c;
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = (size_t)first; p < (size_t)end; p++) {
         float gate = io->x[1][p], dgate = 0.0f;
         const float *x = io->x[0] + p * plane, *dy = io->dy + p * plane;
         float *dx = io->dx[0] ? io->dx[0] + p * plane : NULL;
@@ -46,6 +49,11 @@ static void channel_scale_backward(gn_layer_io *io)
         if (io->dx[1])
             io->dx[1][p] += dgate;
     }
+}
+
+static void channel_scale_backward(gn_layer_io *io)
+{
+    gn_layer_parallel(io, (int64_t)io->n * io->out.c, channel_scale_backward_planes);
 }
 
 const gn_layer_kind gn_layer_channel_scale = {

@@ -33,11 +33,11 @@ static int channels_from_b(const gn_layer_io *io)
 
 /* Copies the kept channels between y and the two operands: forward y <- (a, b); backward
  * da += dy[:from_a], db += dy[from_a:]. */
-static void concat_copy(gn_layer_io *io, int backward)
+static void concat_copy(gn_layer_io *io, int backward, int64_t first, int64_t end)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
     int from[2] = {io->in[0].c < io->out.c ? io->in[0].c : io->out.c, channels_from_b(io)};
-    for (int b = 0; b < io->n; b++) {
+    for (int b = (int)first; b < (int)end; b++) {
         size_t at = (size_t)b * io->out.c * plane;
         for (int k = 0; k < 2; k++) {
             size_t len = (size_t)from[k] * plane;
@@ -52,14 +52,24 @@ static void concat_copy(gn_layer_io *io, int backward)
     }
 }
 
+static void concat_forward_images(gn_layer_io *io, int64_t first, int64_t end)
+{
+    concat_copy(io, 0, first, end);
+}
+
+static void concat_backward_images(gn_layer_io *io, int64_t first, int64_t end)
+{
+    concat_copy(io, 1, first, end);
+}
+
 static void concat_forward(gn_layer_io *io)
 {
-    concat_copy(io, 0);
+    gn_layer_parallel(io, io->n, concat_forward_images);
 }
 
 static void concat_backward(gn_layer_io *io)
 {
-    concat_copy(io, 1);
+    gn_layer_parallel(io, io->n, concat_backward_images);
 }
 
 const gn_layer_kind gn_layer_concat = {

@@ -57,6 +57,12 @@ extern const gn_layer_kind gn_layer_concat;
 
 const gn_layer_kind *gn_layer_kind_of(gn_op op);
 
+/* Runs fn(io, begin, end) over [0, count) split in contiguous ranges across the context's
+ * threads. Layers use it where every index is independent, so results do not depend on the
+ * thread count. */
+typedef void (*gn_layer_range_fn)(gn_layer_io *io, int64_t begin, int64_t end);
+void gn_layer_parallel(gn_layer_io *io, int64_t count, gn_layer_range_fn fn);
+
 /* Elements of one image's activation. */
 static inline size_t gn_shape_numel(gn_shape s)
 {

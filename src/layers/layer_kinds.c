@@ -18,3 +18,20 @@ const gn_layer_kind *gn_layer_kind_of(gn_op op)
     };
     return (unsigned)op < GN_OP_COUNT ? kinds[op] : NULL;
 }
+
+typedef struct layer_job {
+    gn_layer_io *io;
+    gn_layer_range_fn fn;
+} layer_job;
+
+static void run_layer_range(void *arg, int64_t begin, int64_t end)
+{
+    layer_job *job = arg;
+    job->fn(job->io, begin, end);
+}
+
+void gn_layer_parallel(gn_layer_io *io, int64_t count, gn_layer_range_fn fn)
+{
+    layer_job job = {io, fn};
+    gn_parallel_for(io->ctx, count, run_layer_range, &job);
+}

@@ -18,17 +18,21 @@ static int global_avgpool_shape(const gn_node *node, const gn_shape *in, gn_shap
     return 0;
 }
 
-static void global_avgpool_forward(gn_layer_io *io)
+static void global_avgpool_forward_planes(gn_layer_io *io, int64_t first, int64_t end)
 {
     size_t plane = (size_t)io->in[0].h * io->in[0].w;
-    size_t planes = (size_t)io->n * io->in[0].c;
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = (size_t)first; p < (size_t)end; p++) {
         const float *x = io->x[0] + p * plane;
         float sum = 0.0f;
         for (size_t i = 0; i < plane; i++)
             sum += x[i];
         io->y[p] = sum / (float)plane;
     }
+}
+
+static void global_avgpool_forward(gn_layer_io *io)
+{
+    gn_layer_parallel(io, (int64_t)io->n * io->in[0].c, global_avgpool_forward_planes);
 }
 
 static int maxpool_shape(const gn_node *node, const gn_shape *in, gn_shape *out, char *why,
@@ -74,18 +78,21 @@ static void maxpool_forward(gn_layer_io *io)
 }
 
 /* d mean = dy / (h * w) to every position */
-static void global_avgpool_backward(gn_layer_io *io)
+static void global_avgpool_backward_planes(gn_layer_io *io, int64_t first, int64_t end)
 {
-    if (!io->dx[0])
-        return;
     size_t plane = (size_t)io->in[0].h * io->in[0].w;
-    size_t planes = (size_t)io->n * io->in[0].c;
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = (size_t)first; p < (size_t)end; p++) {
         float g = io->dy[p] / (float)plane;
         float *dx = io->dx[0] + p * plane;
         for (size_t i = 0; i < plane; i++)
             dx[i] += g;
     }
+}
+
+static void global_avgpool_backward(gn_layer_io *io)
+{
+    if (io->dx[0])
+        gn_layer_parallel(io, (int64_t)io->n * io->in[0].c, global_avgpool_backward_planes);
 }
 
 /* dy goes to the window's maximum, found again from x (the first one on ties, as forward). */

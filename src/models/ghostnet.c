@@ -47,12 +47,13 @@ static gn_status conv_bn_relu(gn_model *m, const char *conv, const char *bn, gn_
     return st;
 }
 
-/* The small-input variant (28-32 px images) keeps every tensor of the official layout except
- * blocks.1.0.conv_dw / bn_dw: the stem and blocks.1 run at stride 1, so the network downsamples
- * 8x instead of 32x and a 32x32 input still reaches the head at 4x4. */
+/* The small-input variants (28-32 px images) keep the official layout but downsample less:
+ * small_input 1 runs the stem at stride 1 (16x in all, 28x28 reaches the head at 2x2);
+ * small_input 2 also runs blocks.1 at stride 1 (8x; 32x32 reaches the head at 4x4), which
+ * drops blocks.1.0.conv_dw / bn_dw. */
 static int stage_stride(const gn_model_config *config, int stage, const bneck_cfg *b)
 {
-    if (config->small_input && stage == 1)
+    if (config->small_input >= 2 && stage == 1)
         return 1;
     return b->stride;
 }

@@ -63,7 +63,7 @@ class Training(T.CliTestCase):
         self.dir = T.scratch("training")
 
     def make_case(self, name, seed, width=0.5, batch=6, size=(28, 28), in_chans=1, classes=10,
-                  small_input=True):
+                  small_input=2):
         """A random model (saved for the C side) and batch; returns (model, path, x, y)."""
         torch.manual_seed(seed)
         model = R.GhostNet(width=width, num_classes=classes, in_chans=in_chans, dropout=0.0,
@@ -109,9 +109,9 @@ class Training(T.CliTestCase):
             ("momentum_wd", 1, 3, 0.1, 0.9, 5e-4, False, False, 0.1, {}),
             ("nesterov_decay_all", 2, 3, 0.05, 0.9, 1e-3, True, True, 0.0, {}),
             ("plain_w1.0_rgb32", 3, 3, 0.1, 0.0, 0.0, False, False, 0.0,
-             dict(width=1.0, in_chans=3, size=(32, 32), batch=4)),
+             dict(width=1.0, in_chans=3, size=(32, 32), batch=4, small_input=1)),
             ("imagenet_layout_64", 4, 3, 0.05, 0.9, 1e-4, False, False, 0.1,
-             dict(width=0.5, in_chans=3, size=(64, 64), batch=3, small_input=False,
+             dict(width=0.5, in_chans=3, size=(64, 64), batch=3, small_input=0,
                   classes=7)),
         ]
         for name, seed, steps, lr, mom, wd, nest, decay_all, ls, kw in cases:
