@@ -14,6 +14,7 @@ static const command commands[] = {
     {"forward", cmd_forward, "logits for an NCHW .npy batch"},
     {"init", cmd_init, "write a randomly initialised model file"},
     {"convert", cmd_convert, "PyTorch checkpoint or timm safetensors -> model file"},
+    {"classify", cmd_classify, "top-k ImageNet classes of photos (JPEG, PNG, BMP, PPM)"},
     {"train", cmd_train, "train a model on Fashion-MNIST, MNIST or CIFAR (SGD, checkpoints)"},
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix on a data set"},
 };

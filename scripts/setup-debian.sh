@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  zlib1g-dev libstb-dev
-  python3-torch python3-torchvision python3-numpy python3-onnx
+  zlib1g-dev libstb-dev libjpeg-dev libpng-dev
+  python3-torch python3-torchvision python3-numpy python3-onnx python3-pil python3-skimage
   dataset-fashion-mnist
 )
 
