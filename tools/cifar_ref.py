@@ -15,7 +15,9 @@ Layer conventions (they reproduce the sizes GHOSTNET.md and issue #5 give, see `
   * VGG-16: `features` = 13 x (conv 3x3 -> BN -> ReLU) in the layout 64, 64, M, 128, 128, M,
     256 x 3, M, 512 x 3, M, 512 x 3, M (M = 2x2 max pooling, stride 2), so a 32x32 image ends at
     512 x 1 x 1; `classifier` = Linear(512, 512) -> ReLU -> Linear(512, classes), both with bias,
-    no BN and no dropout. 14,986,698 parameters for 10 classes.
+    no BN. 14,986,698 parameters for 10 classes.
+  * dropout (default 0): both drop the classifier's input while training (F.dropout, no module,
+    so tensor names do not depend on it).
   * ghostify(model, s, d): every 3x3 conv except the network's first becomes a Ghost module
     (GhostModule of ghostnet_ref, relu=False) with the conv's in/out channels, kernel and
     stride; the BN that followed the conv becomes nn.Identity, because the Ghost module already
@@ -37,6 +39,7 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ghostnet_ref as R  # noqa: E402
@@ -78,12 +81,13 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth=56, num_classes=10, in_chans=3):
+    def __init__(self, depth=56, num_classes=10, in_chans=3, dropout=0.0):
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
             raise ValueError("CIFAR ResNet depth must be 6n + 2 with n >= 1, got %d" % depth)
         self.arch, self.depth = "resnet", depth
         self.num_classes, self.in_chans, self.ghost = num_classes, in_chans, None
+        self.dropout = float(dropout)
         blocks = (depth - 2) // 6
         self.conv1 = conv3x3(in_chans, RESNET_WIDTHS[0])
         self.bn1 = nn.BatchNorm2d(RESNET_WIDTHS[0])
@@ -101,14 +105,16 @@ class CifarResNet(nn.Module):
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.linear(self.avgpool(x).flatten(1))
+        x = F.dropout(self.avgpool(x).flatten(1), self.dropout, self.training)
+        return self.linear(x)
 
 
 class CifarVGG(nn.Module):
-    def __init__(self, num_classes=10, in_chans=3, layout=VGG16_LAYOUT):
+    def __init__(self, num_classes=10, in_chans=3, dropout=0.0, layout=VGG16_LAYOUT):
         super().__init__()
         self.arch, self.depth = "vgg", 16
         self.num_classes, self.in_chans, self.ghost = num_classes, in_chans, None
+        self.dropout = float(dropout)
         layers, in_chs = [], in_chans
         for item in layout:
             if item == "M":
@@ -121,7 +127,8 @@ class CifarVGG(nn.Module):
                                         nn.Linear(VGG_HIDDEN, num_classes))
 
     def forward(self, x):
-        return self.classifier(self.features(x).flatten(1))
+        x = F.dropout(self.features(x).flatten(1), self.dropout, self.training)
+        return self.classifier(x)
 
 
 def ghostify(model, ratio=2, dw_size=3):
@@ -153,15 +160,15 @@ def parse_arch(name):
     raise ValueError("unknown CIFAR architecture %r" % name)
 
 
-def build(arch, num_classes=10, in_chans=3, ghost=None):
+def build(arch, num_classes=10, in_chans=3, ghost=None, dropout=0.0):
     """arch: 'resnet20' ... 'resnet110', 'vgg16' (or ('resnet', depth)); ghost: None or (s, d)."""
     family, depth = parse_arch(arch) if isinstance(arch, str) else arch
     if family == "vgg":
         if depth != 16:
             raise ValueError("only VGG-16 is defined, got depth %d" % depth)
-        model = CifarVGG(num_classes, in_chans)
+        model = CifarVGG(num_classes, in_chans, dropout)
     else:
-        model = CifarResNet(depth, num_classes, in_chans)
+        model = CifarResNet(depth, num_classes, in_chans, dropout)
     return ghostify(model, *ghost) if ghost else model
 
 
@@ -205,7 +212,7 @@ def count(model, input_hw=(32, 32)):
 
 def model_metadata(model, input_size=(32, 32), mean=None, std=None):
     meta = R.model_metadata(num_classes=model.num_classes, in_chans=model.in_chans,
-                            input_size=input_size, mean=mean, std=std, dropout=0.0,
+                            input_size=input_size, mean=mean, std=std, dropout=model.dropout,
                             arch=model.arch)
     del meta["width"]  # GhostNet only
     meta["depth"] = str(model.depth)
@@ -228,16 +235,18 @@ def load_model(path, strict=True):
         raise R.SafetensorsError("%s: not a CIFAR ResNet / VGG model file (%r)" % (path, meta))
     ghost = parse_ghost(meta["ghost"]) if "ghost" in meta else None
     model = build((meta["arch"], int(meta["depth"])), int(meta["num_classes"]),
-                  int(meta["in_channels"]), ghost)
+                  int(meta["in_channels"]), ghost, float(meta.get("dropout", "0")))
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v)
                            for k, v in tensors.items()}, strict=strict)
     return model.eval(), meta
 
 
-def random_model(arch, num_classes=10, in_chans=3, ghost=None, seed=0, size=(32, 32)):
+def random_model(arch, num_classes=10, in_chans=3, ghost=None, seed=0, size=(32, 32),
+                 dropout=0.0):
     """A model with ghostnet_ref.randomize_'s random, calibrated weights and BN statistics."""
     torch.manual_seed(seed)
-    return R.randomize_(build(arch, num_classes, in_chans, ghost), seed=seed, probe_size=size)
+    return R.randomize_(build(arch, num_classes, in_chans, ghost, dropout), seed=seed,
+                        probe_size=size)
 
 
 def main(argv=None):

@@ -10,7 +10,8 @@
  *   - the shortcut is the identity, or where the shape changes a 1x1 conv (stride) + BN
  *     projection (He et al.'s option B; option A's zero-padded identity has 2,752 fewer
  *     parameters);
- *   - the classifier is one linear layer with bias.
+ *   - the classifier is one linear layer with bias (config->dropout, if set, drops its inputs
+ *     while training).
  * Tensor names are the common PyTorch CIFAR ResNet's: conv1, bn1, layer1.0.conv1, layer1.0.bn1,
  * ..., layer2.0.shortcut.{0,1}, linear. With ghost s,d every 3x3 conv but conv1 becomes a Ghost
  * module (see ghostify.c). */
@@ -89,6 +90,8 @@ gn_status gn_build_resnet(gn_model *m, const gn_model_config *c)
         st = gn_graph_global_avgpool(m, v, &v);
     if (st == GN_OK)
         st = gn_graph_begin_block(m, "linear", "FC", 0, 0, 1);
+    if (st == GN_OK && c->dropout > 0.0f)
+        st = gn_graph_dropout(m, v, c->dropout, &v);
     if (st == GN_OK)
         st = gn_graph_linear(m, "linear", v, c->num_classes, &v);
     if (st == GN_OK)

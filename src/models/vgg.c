@@ -5,7 +5,8 @@
  *
  * Conventions (they give 14,986,698 parameters and 313,463,808 MACs at 3 x 32 x 32, 10 classes):
  * convs have no bias and are each followed by BN and ReLU; both linear layers have a bias; the
- * classifier has no BN and no dropout. Tensor names are those of a PyTorch nn.Sequential:
+ * classifier has no BN, and no dropout unless config->dropout asks for it on its input while
+ * training. Tensor names are those of a PyTorch nn.Sequential:
  * features.N (conv at N, its BN at N + 1, ReLU N + 2, a pool takes one index) and
  * classifier.{0,2}. With ghost s,d every conv but features.0 becomes a Ghost module under the
  * conv's name and its BN's index stays unused (see ghostify.c). */
@@ -63,6 +64,8 @@ gn_status gn_build_vgg(gn_model *m, const gn_model_config *c)
     }
     if (st == GN_OK)
         st = gn_graph_begin_block(m, "classifier", "FC-ReLU-FC", 0, 0, 1);
+    if (st == GN_OK && c->dropout > 0.0f)
+        st = gn_graph_dropout(m, v, c->dropout, &v);
     if (st == GN_OK)
         st = gn_graph_linear(m, "classifier.0", v, VGG_HIDDEN, &v);
     if (st == GN_OK)

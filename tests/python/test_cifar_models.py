@@ -9,7 +9,8 @@
   * forward: `ghostnet forward` on a random model file written from PyTorch gives PyTorch's
     logits within max|c - t| / max|t| <= 1e-4 (and so does their input-dependent part, the
     logits minus their batch mean), for ResNet-20, Ghost-ResNet-20 (s=2, s=3),
-    VGG-16, Ghost-VGG-16 (s=2, d=3) and a 1-channel Ghost-VGG-16 (s=3, d=5);
+    VGG-16, Ghost-VGG-16 (s=2, d=3) and a 1-channel Ghost-VGG-16 (s=3, d=5) with dropout in its
+    metadata (identity at inference);
   * model files: a file from `ghostnet init --arch ... --ghost s,d` loads into the reference with
     strict=True, its metadata carries arch/depth/ghost, and PyTorch's logits on it equal
     `ghostnet forward`'s;
@@ -117,13 +118,14 @@ class CifarModels(T.CliTestCase):
                 self.assertEqual(res.returncode, code, res.describe())
 
     def test_forward_parity(self):
-        cases = [("resnet20", None, 3, 10), ("resnet20", (2, 3), 3, 10),
-                 ("resnet20", (3, 3), 3, 10), ("vgg16", None, 3, 10), ("vgg16", (2, 3), 3, 10),
-                 ("vgg16", (3, 5), 1, 7)]
-        for i, (arch, ghost, chans, classes) in enumerate(cases):
+        cases = [("resnet20", None, 3, 10, 0.0), ("resnet20", (2, 3), 3, 10, 0.0),
+                 ("resnet20", (3, 3), 3, 10, 0.0), ("vgg16", None, 3, 10, 0.0),
+                 ("vgg16", (2, 3), 3, 10, 0.0), ("vgg16", (3, 5), 1, 7, 0.5)]
+        for i, (arch, ghost, chans, classes, dropout) in enumerate(cases):
             tag = "cifar_%s_%s_in%d" % (arch, "g%d%d" % ghost if ghost else "plain", chans)
             with self.subTest(tag):
-                model = C.random_model(arch, classes, chans, ghost, seed=30 + i).eval()
+                model = C.random_model(arch, classes, chans, ghost, seed=30 + i,
+                                       dropout=dropout).eval()
                 path = os.path.join(TMP, tag + ".safetensors")
                 C.save_model(path, model)
                 x = T.random_input(3, chans, 32, 32, seed=i)
