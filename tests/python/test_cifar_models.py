@@ -10,7 +10,7 @@
     logits within max|c - t| / max|t| <= 1e-4 (and so does their input-dependent part, the
     logits minus their batch mean), for ResNet-20, Ghost-ResNet-20 (s=2, s=3),
     VGG-16, Ghost-VGG-16 (s=2, d=3) and a 1-channel Ghost-VGG-16 (s=3, d=5) with dropout in its
-    metadata (identity at inference);
+    metadata (identity at inference), and a 2-channel Ghost-ResNet-32 with s=4, d=1;
   * model files: a file from `ghostnet init --arch ... --ghost s,d` loads into the reference with
     strict=True, its metadata carries arch/depth/ghost, and PyTorch's logits on it equal
     `ghostnet forward`'s;
@@ -120,7 +120,8 @@ class CifarModels(T.CliTestCase):
     def test_forward_parity(self):
         cases = [("resnet20", None, 3, 10, 0.0), ("resnet20", (2, 3), 3, 10, 0.0),
                  ("resnet20", (3, 3), 3, 10, 0.0), ("vgg16", None, 3, 10, 0.0),
-                 ("vgg16", (2, 3), 3, 10, 0.0), ("vgg16", (3, 5), 1, 7, 0.5)]
+                 ("vgg16", (2, 3), 3, 10, 0.0), ("vgg16", (3, 5), 1, 7, 0.5),
+                 ("resnet32", (4, 1), 2, 5, 0.0)]
         for i, (arch, ghost, chans, classes, dropout) in enumerate(cases):
             tag = "cifar_%s_%s_in%d" % (arch, "g%d%d" % ghost if ghost else "plain", chans)
             with self.subTest(tag):
