@@ -103,6 +103,7 @@ typedef struct gn_block {
 
 typedef struct gn_st_file gn_st_file;
 typedef struct gn_exec gn_exec;
+typedef struct gn_plan gn_plan;
 
 struct gn_model {
     gn_context *ctx;
@@ -118,7 +119,9 @@ struct gn_model {
     int output;           /* value holding the logits, -1 until set   */
     int has_weights;      /* every parameter has storage and values    */
     gn_st_file *mapped;   /* weights file kept mapped for zero-copy    */
-    gn_exec *infer_exec;  /* cached inference execution (last n,h,w)   */
+    gn_exec *infer_exec;  /* cached reference execution (last n,h,w), for graphs the plan
+                             cannot compile                               */
+    gn_plan *plan;        /* cached inference plan (last n,h,w)        */
 };
 
 /* Appends a node; returns its index or -1 (error recorded). The output value is created. */
@@ -145,7 +148,8 @@ int64_t gn_graph_param_count_range(const gn_model *m, int first, int end);
 /* MACs of nodes [first, end) for the given shapes. */
 int64_t gn_graph_macs_range(const gn_model *m, const gn_shape *shapes, int first, int end);
 
-/* Drops the cached execution (after the graph or the weights' storage changed). */
+/* Drops the cached execution and plan (after the graph or the weights changed: the plan holds
+ * a repacked copy of the weights). */
 void gn_model_drop_cache(gn_model *m);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/graph.h"
 #include "io/safetensors.h"
 #include "models/models.h"
+#include "plan/plan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,8 @@ void gn_model_drop_cache(gn_model *m)
 {
     gn_exec_free(m->infer_exec);
     m->infer_exec = NULL;
+    gn_plan_free(m->plan);
+    m->plan = NULL;
 }
 
 void gn_model_free(gn_model *m)
@@ -228,6 +231,14 @@ gn_status gn_model_forward(gn_model *m, const float *input, int n, int h, int w,
                        "gn_model_forward: the model has no weights (initialise or load them)");
     gn_exec *exec = m->infer_exec;
     if (!exec || exec->n != n || exec->h != h || exec->w != w) {
+        /* The compiled plan, unless this graph has something it cannot compile. */
+        gn_plan *plan;
+        gn_status planned = gn_model_plan(m, n, h, w, &plan);
+        if (planned != GN_ERR_UNSUPPORTED) {
+            if (planned == GN_OK)
+                gn_plan_run(plan, input, logits, NULL);
+            return planned;
+        }
         gn_model_drop_cache(m);
         gn_status st = gn_exec_create(m, n, h, w, 0, &exec);
         if (st != GN_OK)

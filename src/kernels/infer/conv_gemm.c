@@ -1,0 +1,223 @@
+/* Convolution as a GEMM over output pixels, for NHWC views (see infer.h).
+ *
+ * Rows are output pixels, columns output channels, and the reduction runs over (tap, input
+ * channel). Each row's inputs for one tap are kc contiguous floats (a pixel's channels), so the
+ * activations are never packed or copied: a tile gets one pointer per (tap, row), the
+ * "indirection" idea of XNNPACK's igemm, built here per tile, which is cheap next to the
+ * tile's taps * kc * nv vector FMAs. Padding needs no test: views carry a zero border. A 1x1
+ * convolution is the one-tap case; grouped convolutions run one GEMM per group.
+ *
+ * Work units are (group, image block, panel, row tile), row tiles innermost, so a thread that
+ * takes a contiguous range reuses each weight panel over many tiles; the image block is the
+ * whole batch, except with a squeeze-excite gate, which differs per image. */
+#include "kernels/infer/infer.h"
+
+#include <string.h>
+
+static int ceil_div(int a, int b)
+{
+    return (a + b - 1) / b;
+}
+
+static int active_groups(const gn_conv_desc *d)
+{
+    return ceil_div(d->out_channels, d->out_per_group);
+}
+
+/* Columns of panel p (its packed width; the last panel of a group may be narrower). */
+static int panel_width(const gn_conv_weights *p, int panel)
+{
+    int nv = panel == p->panels - 1 ? p->last_nv : p->nv;
+    return nv * p->kernels->vl;
+}
+
+static void pack_panel(const gn_conv_desc *d, const float *w, const float *scale, int group,
+                       int col0, int width, float *dst)
+{
+    int k = d->kernel, cin = d->in_per_group, cols = d->out_per_group;
+    for (int tap = 0; tap < k * k; tap++) {
+        for (int ci = 0; ci < cin; ci++) {
+            float *row = dst + ((size_t)tap * cin + ci) * (size_t)width;
+            for (int j = 0; j < width; j++) {
+                int col = col0 + j, o = group * cols + col;
+                size_t at = ((size_t)o * cin + ci) * (size_t)(k * k) + (size_t)tap;
+                row[j] = col < cols ? w[at] * (scale ? scale[o] : 1.0f) : 0.0f;
+            }
+        }
+    }
+}
+
+int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *w,
+                 const float *scale, const float *bias, gn_alloc_fn alloc, void *user,
+                 gn_conv_weights *out)
+{
+    memset(out, 0, sizeof(*out));
+    int vl = k->vl, cols = d->out_per_group;
+    int nv = ceil_div(cols, vl) < k->nv_max ? ceil_div(cols, vl) : k->nv_max;
+    int nr = nv * vl;
+    out->kernels = k;
+    out->nv = nv;
+    out->mr = k->mr[nv];
+    out->panels = ceil_div(cols, nr);
+    out->last_nv = ceil_div(cols - (out->panels - 1) * nr, vl);
+    size_t rows = (size_t)d->kernel * d->kernel * d->in_per_group;
+    out->panel_floats = rows * (size_t)nr;
+    out->group_floats = (size_t)(out->panels - 1) * out->panel_floats +
+                        rows * (size_t)(out->last_nv * vl);
+    int groups = active_groups(d);
+    size_t bias_floats = (size_t)groups * out->panels * nr;
+    out->bytes = ((size_t)groups * out->group_floats + bias_floats) * sizeof(float);
+    out->weights = alloc(user, (size_t)groups * out->group_floats * sizeof(float));
+    out->bias = alloc(user, bias_floats * sizeof(float));
+    if (!out->weights || !out->bias)
+        return -1;
+    for (int g = 0; g < groups; g++) {
+        for (int p = 0; p < out->panels; p++) {
+            int col0 = p * nr;
+            float *dst = out->weights + (size_t)g * out->group_floats + p * out->panel_floats;
+            pack_panel(d, w, scale, g, col0, panel_width(out, p), dst);
+            float *b = out->bias + ((size_t)g * out->panels + p) * nr;
+            for (int j = 0; j < nr; j++)
+                b[j] = bias && col0 + j < cols ? bias[g * cols + col0 + j] : 0.0f;
+        }
+    }
+    return 0;
+}
+
+/* How the units of a convolution are laid out. */
+typedef struct gemm_grid {
+    int64_t span;  /* rows (output pixels) per image block */
+    int64_t tiles; /* row tiles per image block            */
+    int blocks;    /* image blocks                          */
+} gemm_grid;
+
+static gemm_grid grid_of(const gn_conv_desc *d, const gn_conv_weights *p)
+{
+    gemm_grid g;
+    int64_t plane = (int64_t)d->out_h * d->out_w;
+    g.blocks = d->gate ? d->n : 1;
+    g.span = d->gate ? plane : plane * d->n;
+    g.tiles = (g.span + p->mr - 1) / p->mr;
+    return g;
+}
+
+int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p)
+{
+    gemm_grid g = grid_of(d, p);
+    return (int64_t)active_groups(d) * g.blocks * p->panels * g.tiles;
+}
+
+static size_t pointer_bytes(const gn_conv_weights *p, int kernel)
+{
+    size_t bytes = (size_t)kernel * kernel * (size_t)p->mr * sizeof(const float *);
+    return (bytes + 63) / 64 * 64;
+}
+
+size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
+{
+    return pointer_bytes(p, kernel) + (gated ? p->panel_floats * sizeof(float) : 0);
+}
+
+/* The panel with each (tap, input channel) row multiplied by that channel's gate. */
+static void gate_panel(const float *b, int taps, int cin, int width, const float *gate,
+                       float *dst)
+{
+    for (int tap = 0; tap < taps; tap++)
+        for (int ci = 0; ci < cin; ci++) {
+            size_t at = ((size_t)tap * cin + ci) * (size_t)width;
+            for (int j = 0; j < width; j++)
+                dst[at + j] = b[at + j] * gate[ci];
+        }
+}
+
+static float *at_pixel(gn_view v, int img, int y, int x, int channel)
+{
+    return v.data + img * v.image_stride + y * v.row_stride + x * v.pixel_stride + channel;
+}
+
+/* Row pointers of one tile: inputs per (tap, row), outputs and the epilogue's views per row.
+ * Pixel indices advance incrementally (no division per row). */
+typedef struct tile_rows {
+    float *y[GN_TILE_ROWS];
+    const float *residual[GN_TILE_ROWS];
+    float *raw[GN_TILE_ROWS];
+} tile_rows;
+
+static void point_rows(const gn_conv_desc *d, int64_t m0, int rows, int in_channel,
+                       int out_channel, const float **a, tile_rows *r)
+{
+    int64_t plane = (int64_t)d->out_h * d->out_w;
+    int img = (int)(m0 / plane), rem = (int)(m0 % plane);
+    int oy = rem / d->out_w, ox = rem % d->out_w, k = d->kernel;
+    for (int i = 0; i < rows; i++) {
+        const float *x = at_pixel(d->x, img, oy * d->stride - d->padding,
+                                  ox * d->stride - d->padding, in_channel);
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                a[(ky * k + kx) * rows + i] = x + ky * d->x.row_stride + kx * d->x.pixel_stride;
+        r->y[i] = at_pixel(d->y, img, oy, ox, out_channel);
+        if (d->ep.residual.data)
+            r->residual[i] = at_pixel(d->ep.residual, img, oy, ox, out_channel);
+        if (d->ep.raw.data)
+            r->raw[i] = at_pixel(d->ep.raw, img, oy, ox, out_channel);
+        if (++ox == d->out_w) {
+            ox = 0;
+            if (++oy == d->out_h) {
+                oy = 0;
+                img++;
+            }
+        }
+    }
+}
+
+void gn_conv_gemm_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t begin,
+                      int64_t end, void *scratch)
+{
+    const gn_infer_kernels *k = p->kernels;
+    gemm_grid grid = grid_of(d, p);
+    int taps = d->kernel * d->kernel, nr = p->nv * k->vl;
+    const float **a = scratch;
+    float *gated = (float *)((char *)scratch + pointer_bytes(p, d->kernel));
+    int64_t gated_key = -1;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t tile = u % grid.tiles, key = u / grid.tiles;
+        int panel = (int)(key % p->panels), block = (int)(key / p->panels % grid.blocks);
+        int group = (int)(key / p->panels / grid.blocks);
+        int col0 = panel * nr, out_channel = group * d->out_per_group + col0;
+        int width = panel_width(p, panel), valid = d->out_per_group - col0;
+        valid = valid < width ? valid : width;
+        valid = valid < d->out_channels - out_channel ? valid : d->out_channels - out_channel;
+        if (valid <= 0)
+            continue;
+        const float *b = p->weights + (size_t)group * p->group_floats + panel * p->panel_floats;
+        if (d->gate) {
+            if (key != gated_key) {
+                const float *gate = d->gate + block * d->gate_stride +
+                                    group * d->in_per_group;
+                gate_panel(b, taps, d->in_per_group, width, gate, gated);
+                gated_key = key;
+            }
+            b = gated;
+        }
+        int64_t first = tile * p->mr;
+        int rows = (int)(grid.span - first < p->mr ? grid.span - first : p->mr);
+        tile_rows r;
+        point_rows(d, block * grid.span + first, rows, group * d->in_per_group, out_channel, a,
+                   &r);
+        gn_tile t = {
+            .mr = rows,
+            .nr = valid,
+            .taps = taps,
+            .kc = d->in_per_group,
+            .a = a,
+            .b = b,
+            .bias = p->bias + ((size_t)group * p->panels + panel) * nr,
+            .y = r.y,
+            .residual = d->ep.residual.data ? r.residual : NULL,
+            .raw = d->ep.raw.data ? r.raw : NULL,
+            .act = d->ep.act,
+            .act_after = d->ep.act_after,
+        };
+        k->gemm_tile[width / k->vl](&t);
+    }
+}

@@ -1,0 +1,305 @@
+/* The inner inference kernels, written once and compiled once per ISA. The including file
+ * defines GN_SIMD_LEVEL, GN_INFER_NV_MAX (widest GEMM panel in vectors), GN_INFER_MR1 ...
+ * GN_INFER_MR<NV_MAX> (tile rows for each panel width; sized so the accumulators fit the
+ * register file), GN_INFER_ISA and GN_INFER_TABLE (the gn_infer_kernels table to define).
+ * Everything here is static; the bodies are always-inline functions of constant sizes, so each
+ * (rows, vectors) or (kernel, stride) case becomes its own fully unrolled kernel. */
+#include "kernels/infer/infer.h"
+#include "kernels/infer/vec.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GN_INFER_UNROLL _Pragma("GCC unroll 32")
+#else
+#define GN_INFER_UNROLL
+#endif
+
+#if GN_INFER_NV_MAX > GN_NV_LIMIT
+#error "GN_INFER_NV_MAX exceeds GN_NV_LIMIT"
+#endif
+
+GN_INLINE gn_vf apply_act(gn_vf v, gn_act act)
+{
+    if (act == GN_ACT_RELU)
+        return gn_vmax(v, gn_vzero());
+    if (act == GN_ACT_HARD_SIGMOID) {
+        gn_vf six = gn_vset1(6.0f);
+        gn_vf t = gn_vmin(gn_vmax(gn_vadd(v, gn_vset1(3.0f)), gn_vzero()), six);
+        return gn_vdiv(t, six); /* divide, as PyTorch does, so results match to the bit */
+    }
+    return v;
+}
+
+/* The epilogue of infer.h for one vector of `lanes` channels (GN_VL or fewer). raw and residual
+ * may be NULL. */
+GN_INLINE void finish(gn_vf v, int lanes, gn_act act, float *raw, const float *residual,
+                      gn_act act_after, float *y)
+{
+    v = apply_act(v, act);
+    if (lanes >= GN_VL) {
+        if (raw)
+            gn_vstore(raw, v);
+        if (residual)
+            v = gn_vadd(v, gn_vload(residual));
+        gn_vstore(y, apply_act(v, act_after));
+        return;
+    }
+    gn_vmask m = gn_vmask_first(lanes);
+    if (raw)
+        gn_vstore_m(raw, m, v);
+    if (residual)
+        v = gn_vadd(v, gn_vload_m(residual, m));
+    gn_vstore_m(y, m, apply_act(v, act_after));
+}
+
+/* ---- GEMM tile ------------------------------------------------------------------------------ */
+
+GN_INLINE void gemm_tile_body(const int mr, const int nv, const gn_tile *t)
+{
+    gn_vf acc[GN_TILE_ROWS][GN_INFER_NV_MAX];
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++) {
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = gn_vzero();
+    }
+    const float *b = t->b;
+    for (int tap = 0; tap < t->taps; tap++) {
+        const float *a[GN_TILE_ROWS];
+        GN_INFER_UNROLL
+        for (int i = 0; i < mr; i++)
+            a[i] = t->a[tap * mr + i];
+        for (int k = 0; k < t->kc; k++) {
+            gn_vf bv[GN_INFER_NV_MAX];
+            GN_INFER_UNROLL
+            for (int v = 0; v < nv; v++)
+                bv[v] = gn_vload(b + v * GN_VL);
+            GN_INFER_UNROLL
+            for (int i = 0; i < mr; i++) {
+                gn_vf av = gn_vset1(a[i][k]);
+                GN_INFER_UNROLL
+                for (int v = 0; v < nv; v++)
+                    acc[i][v] = gn_vfma(av, bv[v], acc[i][v]);
+            }
+            b += nv * GN_VL;
+        }
+    }
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++) {
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++) {
+            int lanes = t->nr - v * GN_VL;
+            if (lanes <= 0)
+                break;
+            int at = v * GN_VL;
+            finish(gn_vadd(acc[i][v], gn_vload(t->bias + at)), lanes, t->act,
+                   t->raw ? t->raw[i] + at : NULL, t->residual ? t->residual[i] + at : NULL,
+                   t->act_after, t->y[i] + at);
+        }
+    }
+}
+
+/* One function per panel width; the row count picks a fully unrolled case. Cases above the
+ * width's row limit are never taken (the driver never asks for them) and fold away. */
+#define GN_ROW_CASE(M, NV, LIMIT)                                                              \
+    case M:                                                                                    \
+        if (M <= (LIMIT))                                                                      \
+            gemm_tile_body(M, NV, t);                                                          \
+        break;
+#define GN_GEMM_TILE_FN(NV, LIMIT)                                                             \
+    static void gemm_tile_nv##NV(const gn_tile *t)                                             \
+    {                                                                                          \
+        switch (t->mr) {                                                                       \
+            GN_ROW_CASE(1, NV, LIMIT) GN_ROW_CASE(2, NV, LIMIT) GN_ROW_CASE(3, NV, LIMIT)      \
+            GN_ROW_CASE(4, NV, LIMIT) GN_ROW_CASE(5, NV, LIMIT) GN_ROW_CASE(6, NV, LIMIT)      \
+            GN_ROW_CASE(7, NV, LIMIT) GN_ROW_CASE(8, NV, LIMIT) GN_ROW_CASE(9, NV, LIMIT)      \
+            GN_ROW_CASE(10, NV, LIMIT) GN_ROW_CASE(11, NV, LIMIT) GN_ROW_CASE(12, NV, LIMIT)   \
+            GN_ROW_CASE(13, NV, LIMIT) GN_ROW_CASE(14, NV, LIMIT) GN_ROW_CASE(15, NV, LIMIT)   \
+            GN_ROW_CASE(16, NV, LIMIT)                                                         \
+        default:                                                                               \
+            break;                                                                             \
+        }                                                                                      \
+    }
+
+GN_GEMM_TILE_FN(1, GN_INFER_MR1)
+#if GN_INFER_NV_MAX >= 2
+GN_GEMM_TILE_FN(2, GN_INFER_MR2)
+#endif
+#if GN_INFER_NV_MAX >= 3
+GN_GEMM_TILE_FN(3, GN_INFER_MR3)
+#endif
+#if GN_INFER_NV_MAX >= 4
+GN_GEMM_TILE_FN(4, GN_INFER_MR4)
+#endif
+#if GN_INFER_NV_MAX >= 5
+GN_GEMM_TILE_FN(5, GN_INFER_MR5)
+GN_GEMM_TILE_FN(6, GN_INFER_MR6)
+GN_GEMM_TILE_FN(7, GN_INFER_MR7)
+GN_GEMM_TILE_FN(8, GN_INFER_MR8)
+#endif
+
+/* ---- depthwise row -------------------------------------------------------------------------- */
+
+/* Output columns per step: each kernel row's input columns are loaded once and shared by the
+ * neighbouring outputs whose windows overlap (stride 1 shares k - 1 of k columns). */
+#define GN_DW_COLUMNS 4
+
+/* Columns [x0, x0 + cols) of one output row for the channel vector at c. kernel and stride are
+ * constants in the specialised calls (the weights then live in registers); 0 means "read them
+ * from r" for the generic case. */
+GN_INLINE void dw_columns(const int kernel_c, const int stride_c, const int cols,
+                          const gn_dw_row *r, const gn_vf *wv, gn_vf bias, int x0, int c,
+                          int lanes)
+{
+    const int k = kernel_c ? kernel_c : r->kernel, s = stride_c ? stride_c : r->stride;
+    gn_vf acc[GN_DW_COLUMNS];
+    GN_INFER_UNROLL
+    for (int j = 0; j < cols; j++)
+        acc[j] = bias;
+    const float *row = r->x + (ptrdiff_t)x0 * s * r->x_ps + c;
+    for (int ky = 0; ky < k; ky++) {
+        GN_INFER_UNROLL
+        for (int j = 0; j < cols; j++) {
+            GN_INFER_UNROLL
+            for (int kx = 0; kx < k; kx++) {
+                gn_vf in = gn_vload(row + (ptrdiff_t)(j * s + kx) * r->x_ps);
+                gn_vf w = kernel_c ? wv[ky * k + kx]
+                                   : gn_vload(r->w + (ptrdiff_t)(ky * k + kx) * r->w_stride + c);
+                acc[j] = gn_vfma(in, w, acc[j]);
+            }
+        }
+        row += r->x_rs;
+    }
+    GN_INFER_UNROLL
+    for (int j = 0; j < cols; j++) {
+        ptrdiff_t x = x0 + j;
+        finish(acc[j], lanes, r->act, r->raw ? r->raw + x * r->raw_ps + c : NULL,
+               r->residual ? r->residual + x * r->residual_ps + c : NULL, r->act_after,
+               r->y + x * r->y_ps + c);
+    }
+}
+
+GN_INLINE void dw_row_body(const int kernel_c, const int stride_c, const gn_dw_row *r)
+{
+    enum { TAPS = 25 };
+    gn_vf wv[TAPS];
+    for (int c = r->c0; c < r->c1; c += GN_VL) {
+        int lanes = r->c1 - c;
+        if (kernel_c) {
+            GN_INFER_UNROLL
+            for (int t = 0; t < kernel_c * kernel_c; t++)
+                wv[t] = gn_vload(r->w + (ptrdiff_t)t * r->w_stride + c);
+        }
+        gn_vf bias = gn_vload(r->bias + c);
+        int x = 0;
+        for (; x + GN_DW_COLUMNS <= r->out_w; x += GN_DW_COLUMNS)
+            dw_columns(kernel_c, stride_c, GN_DW_COLUMNS, r, wv, bias, x, c, lanes);
+        for (; x < r->out_w; x++)
+            dw_columns(kernel_c, stride_c, 1, r, wv, bias, x, c, lanes);
+    }
+}
+
+static void dw_row(const gn_dw_row *r)
+{
+    if (r->kernel == 3 && r->stride == 1)
+        dw_row_body(3, 1, r);
+    else if (r->kernel == 3 && r->stride == 2)
+        dw_row_body(3, 2, r);
+    else if (r->kernel == 5 && r->stride == 1)
+        dw_row_body(5, 1, r);
+    else if (r->kernel == 5 && r->stride == 2)
+        dw_row_body(5, 2, r);
+    else
+        dw_row_body(0, 0, r);
+}
+
+/* ---- element-wise, pooling ------------------------------------------------------------------ */
+
+static void affine_row(const gn_affine_row *r)
+{
+    for (int p = 0; p < r->count; p++) {
+        const float *x = r->x + (ptrdiff_t)p * r->x_ps;
+        const float *res = r->residual ? r->residual + (ptrdiff_t)p * r->residual_ps : NULL;
+        float *y = r->y + (ptrdiff_t)p * r->y_ps;
+        for (int c = r->c0; c < r->c1; c += GN_VL) {
+            int lanes = r->c1 - c;
+            gn_vmask m = gn_vmask_first(lanes < GN_VL ? lanes : GN_VL);
+            gn_vf v = gn_vload_m(x + c, m);
+            if (r->scale)
+                v = gn_vmul(v, gn_vload_m(r->scale + c, m));
+            if (r->shift)
+                v = gn_vadd(v, gn_vload_m(r->shift + c, m));
+            finish(v, lanes, r->act, NULL, res ? res + c : NULL, r->act_after, y + c);
+        }
+    }
+}
+
+static void maxpool_row(const gn_maxpool_row *r)
+{
+    for (int ox = 0; ox < r->out_w; ox++) {
+        int y0 = r->oy * r->stride - r->padding, x0 = ox * r->stride - r->padding;
+        for (int c = r->c0; c < r->c1; c += GN_VL) {
+            int lanes = r->c1 - c;
+            gn_vmask m = gn_vmask_first(lanes < GN_VL ? lanes : GN_VL);
+            gn_vf best = gn_vset1(-3.402823466e38f);
+            for (int iy = y0 < 0 ? 0 : y0; iy < y0 + r->kernel && iy < r->in_h; iy++)
+                for (int ix = x0 < 0 ? 0 : x0; ix < x0 + r->kernel && ix < r->in_w; ix++)
+                    best = gn_vmax(best, gn_vload_m(r->x + iy * r->x_rs + ix * r->x_ps + c, m));
+            finish(best, lanes, GN_ACT_NONE, NULL, NULL, GN_ACT_NONE,
+                   r->y + (ptrdiff_t)ox * r->y_ps + c);
+        }
+    }
+}
+
+/* Each lane sums its channel's pixels in the reference's order, so the means match it exactly. */
+static void global_avgpool(const float *x, ptrdiff_t x_rs, ptrdiff_t x_ps, int h, int w, int c0,
+                           int c1, float *y)
+{
+    gn_vf count = gn_vset1((float)((size_t)h * (size_t)w));
+    for (int c = c0; c < c1; c += GN_VL) {
+        int lanes = c1 - c;
+        gn_vmask m = gn_vmask_first(lanes < GN_VL ? lanes : GN_VL);
+        gn_vf sum = gn_vzero();
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix++)
+                sum = gn_vadd(sum, gn_vload_m(x + iy * x_rs + ix * x_ps + c, m));
+        finish(gn_vdiv(sum, count), lanes, GN_ACT_NONE, NULL, NULL, GN_ACT_NONE, y + c);
+    }
+}
+
+const gn_infer_kernels GN_INFER_TABLE = {
+    .isa = GN_INFER_ISA,
+    .vl = GN_VL,
+    .nv_max = GN_INFER_NV_MAX,
+    .mr = {0, GN_INFER_MR1,
+#if GN_INFER_NV_MAX >= 2
+           GN_INFER_MR2,
+#endif
+#if GN_INFER_NV_MAX >= 3
+           GN_INFER_MR3,
+#endif
+#if GN_INFER_NV_MAX >= 4
+           GN_INFER_MR4,
+#endif
+#if GN_INFER_NV_MAX >= 5
+           GN_INFER_MR5, GN_INFER_MR6, GN_INFER_MR7, GN_INFER_MR8,
+#endif
+    },
+    .gemm_tile = {NULL, gemm_tile_nv1,
+#if GN_INFER_NV_MAX >= 2
+                  gemm_tile_nv2,
+#endif
+#if GN_INFER_NV_MAX >= 3
+                  gemm_tile_nv3,
+#endif
+#if GN_INFER_NV_MAX >= 4
+                  gemm_tile_nv4,
+#endif
+#if GN_INFER_NV_MAX >= 5
+                  gemm_tile_nv5, gemm_tile_nv6, gemm_tile_nv7, gemm_tile_nv8,
+#endif
+    },
+    .dw_row = dw_row,
+    .affine_row = affine_row,
+    .maxpool_row = maxpool_row,
+    .global_avgpool = global_avgpool,
+};

@@ -1,0 +1,63 @@
+/* Vector operations for the inference kernels: the ISA levels of kernels/gemm/simd.h (0 scalar,
+ * 1 AVX2+FMA, 2 AVX-512) plus level 3, aarch64 Advanced SIMD, and the few operations the
+ * epilogues need beyond the GEMM's (max, min, divide). The including file defines
+ * GN_SIMD_LEVEL first. */
+#ifndef GN_INFER_VEC_H
+#define GN_INFER_VEC_H
+
+#if GN_SIMD_LEVEL == 3
+#if !defined(__aarch64__)
+#error "GN_SIMD_LEVEL 3 (NEON) needs an aarch64 target"
+#endif
+#include <arm_neon.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define GN_INLINE static inline __attribute__((always_inline))
+#define GN_VL 4
+typedef float32x4_t gn_vf;
+typedef int gn_vmask; /* lanes in use, 1 <= n <= 4: NEON has no masked loads */
+GN_INLINE gn_vf gn_vzero(void) { return vdupq_n_f32(0.0f); }
+GN_INLINE gn_vf gn_vset1(float x) { return vdupq_n_f32(x); }
+GN_INLINE gn_vf gn_vload(const float *p) { return vld1q_f32(p); }
+GN_INLINE void gn_vstore(float *p, gn_vf v) { vst1q_f32(p, v); }
+GN_INLINE gn_vmask gn_vmask_first(int n) { return n; }
+GN_INLINE gn_vf gn_vload_m(const float *p, gn_vmask m)
+{
+    float lanes[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    memcpy(lanes, p, (size_t)m * sizeof(float));
+    return vld1q_f32(lanes);
+}
+GN_INLINE void gn_vstore_m(float *p, gn_vmask m, gn_vf v)
+{
+    float lanes[4];
+    vst1q_f32(lanes, v);
+    memcpy(p, lanes, (size_t)m * sizeof(float));
+}
+GN_INLINE gn_vf gn_vfma(gn_vf a, gn_vf b, gn_vf c) { return vfmaq_f32(c, a, b); }
+GN_INLINE gn_vf gn_vadd(gn_vf a, gn_vf b) { return vaddq_f32(a, b); }
+GN_INLINE gn_vf gn_vmul(gn_vf a, gn_vf b) { return vmulq_f32(a, b); }
+GN_INLINE float gn_vsum(gn_vf v) { return vaddvq_f32(v); }
+GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return vmaxq_f32(a, b); }
+GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return vminq_f32(a, b); }
+GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return vdivq_f32(a, b); }
+#else
+#include "kernels/gemm/simd.h"
+
+#if GN_SIMD_LEVEL == 2
+GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm512_max_ps(a, b); }
+GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm512_min_ps(a, b); }
+GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm512_div_ps(a, b); }
+#elif GN_SIMD_LEVEL == 1
+GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm256_max_ps(a, b); }
+GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm256_min_ps(a, b); }
+GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm256_div_ps(a, b); }
+#else
+GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return a > b ? a : b; }
+GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return a < b ? a : b; }
+GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return a / b; }
+#endif
+#endif
+
+#endif

@@ -1,0 +1,187 @@
+/* Creating, running and describing a plan (see plan.h). */
+#include "layers/layer.h"
+#include "plan/plan_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static gn_status alloc_value_tables(gn_plan *p)
+{
+    size_t values = (size_t)p->model->num_values;
+    int **tables[] = {&p->alias, &p->readers, &p->buffer, &p->channel,
+                      &p->group_of, &p->gated_x, &p->gated_gate};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        *tables[i] = gn_alloc_zero(p->ctx, values * sizeof(int));
+        if (!*tables[i])
+            return gn_fail(p->ctx, GN_ERR_NOMEM, "out of memory for the plan's value tables");
+    }
+    p->shapes = gn_alloc_named(p->ctx, values * sizeof(gn_shape), "value shapes");
+    return p->shapes ? GN_OK : GN_ERR_NOMEM;
+}
+
+gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
+{
+    gn_context *ctx = m->ctx;
+    *out = NULL;
+    if (m->output < 0)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "model graph has no output");
+    if (n < 1)
+        return gn_fail(ctx, GN_ERR_ARGUMENT, "batch size must be >= 1, got %d", n);
+    gn_plan *p = gn_alloc_zero(ctx, sizeof(*p));
+    if (!p)
+        return gn_fail(ctx, GN_ERR_NOMEM, "out of memory creating an inference plan");
+    p->model = m;
+    p->ctx = ctx;
+    p->kernels = gn_infer_kernels_for(ctx->isa);
+    p->n = n;
+    p->h = h;
+    p->w = w;
+    gn_spin_barrier_init(&p->barrier, (unsigned)ctx->threads);
+    gn_status st = alloc_value_tables(p);
+    if (st == GN_OK)
+        st = gn_graph_infer_shapes(m, h, w, p->shapes);
+    for (int v = 0; v < m->num_values && st == GN_OK; v++) {
+        size_t bytes; /* the largest buffer a value can need, padding aside */
+        if (!gn_mul_size((size_t)n, gn_shape_numel(p->shapes[v]) * sizeof(float), &bytes))
+            st = gn_fail(ctx, GN_ERR_NOMEM, "batch %d of %dx%d inputs is too large", n, h, w);
+    }
+    if (st == GN_OK)
+        st = gn_plan_fuse(p);
+    if (st == GN_OK)
+        st = gn_plan_lay_out(p);
+    if (st != GN_OK) {
+        gn_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return GN_OK;
+}
+
+void gn_plan_free(gn_plan *p)
+{
+    if (!p)
+        return;
+    gn_context *ctx = p->ctx;
+    for (int i = 0; i < p->num_steps; i++) {
+        plan_step *s = &p->steps[i];
+        void *owned[] = {s->scale, s->bias, s->packed.weights, s->packed.bias, s->dw.weights,
+                         s->dw.bias};
+        for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++)
+            gn_free(ctx, owned[k]);
+    }
+    void *tables[] = {p->shapes, p->alias, p->readers, p->buffer, p->channel, p->group_of,
+                      p->gated_x, p->gated_gate, p->steps, p->order, p->groups, p->buffers,
+                      p->borders, p->arena, p};
+    for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
+        gn_free(ctx, tables[k]);
+}
+
+void gn_plan_size(const gn_plan *p, int *n, int *h, int *w)
+{
+    *n = p->n;
+    *h = p->h;
+    *w = p->w;
+}
+
+static void run_units(gn_plan *p, const plan_step *s, int64_t begin, int64_t end,
+                      void *scratch)
+{
+    const gn_infer_kernels *k = p->kernels;
+    switch (s->kind) {
+    case STEP_INPUT:
+        gn_nchw_to_nhwc(p->input, s->affine.channels, s->affine.h, s->affine.w, s->affine.y,
+                        begin, end);
+        break;
+    case STEP_CONV:
+        gn_conv_gemm_run(&s->conv, &s->packed, begin, end, scratch);
+        break;
+    case STEP_DEPTHWISE:
+        gn_dw_run(&s->conv, &s->dw, begin, end);
+        break;
+    case STEP_AFFINE:
+        gn_affine_run(k, &s->affine, begin, end);
+        break;
+    case STEP_AVGPOOL:
+        gn_global_avgpool_run(k, &s->pool, begin, end);
+        break;
+    case STEP_MAXPOOL:
+        gn_maxpool_run(k, &s->pool, begin, end);
+        break;
+    case STEP_OUTPUT:
+        gn_nhwc_to_nchw(s->affine.x, s->affine.channels, s->affine.h, s->affine.w, p->output,
+                        begin, end);
+        break;
+    }
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Thread t of the plan's threads: its share of every step, in order, with a barrier after each
+ * (the next step reads what all threads wrote). Thread 0 zeroes borders and keeps the time. */
+static void run_thread(gn_plan *p, int t)
+{
+    int threads = p->ctx->threads;
+    void *scratch = p->scratch + (size_t)t * p->scratch_stride;
+    for (int i = 0; i < p->num_steps; i++) {
+        const plan_step *s = &p->steps[p->order[i]];
+        double start = t == 0 && p->step_ms ? now_ms() : 0.0;
+        for (int b = 0; t == 0 && b < s->num_borders; b++) {
+            const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
+            gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad);
+        }
+        run_units(p, s, s->units * t / threads, s->units * (t + 1) / threads, scratch);
+        if (threads > 1)
+            gn_spin_barrier_wait(&p->barrier);
+        if (t == 0 && p->step_ms)
+            p->step_ms[i] += now_ms() - start;
+    }
+}
+
+static void run_threads(void *arg, int64_t begin, int64_t end)
+{
+    for (int64_t t = begin; t < end; t++)
+        run_thread(arg, (int)t);
+}
+
+void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
+{
+    p->input = input;
+    p->output = output;
+    p->step_ms = step_ms;
+    gn_parallel_for(p->ctx, p->ctx->threads, run_threads, p);
+}
+
+void gn_plan_describe(const gn_plan *p, gn_plan_info *info)
+{
+    info->arena_bytes = p->arena_bytes;
+    info->weight_bytes = p->weight_bytes;
+    info->steps = p->num_steps;
+    info->macs = p->macs;
+}
+
+static const char *act_name(gn_act act)
+{
+    return act == GN_ACT_RELU ? " relu" : act == GN_ACT_HARD_SIGMOID ? " hsigmoid" : "";
+}
+
+void gn_plan_step(const gn_plan *p, int i, gn_step_info *info)
+{
+    const plan_step *s = &p->steps[p->order[i]];
+    memset(info, 0, sizeof(*info));
+    snprintf(info->name, sizeof(info->name), "%s", s->name);
+    snprintf(info->op, sizeof(info->op), "%s", s->op);
+    snprintf(info->fused, sizeof(info->fused), "%s%s%s%s%s", s->scale ? " bn" : "",
+             act_name(s->act), s->raw >= 0 ? " raw" : "", s->residual >= 0 ? " +residual" : "",
+             act_name(s->act_after));
+    int v = s->group >= 0 ? p->groups[s->group].value : s->x;
+    info->out_c = s->group >= 0 ? s->count : p->shapes[v].c;
+    info->out_h = p->shapes[v].h;
+    info->out_w = p->shapes[v].w;
+    info->macs = s->macs;
+}
