@@ -179,6 +179,7 @@ gn_status gn_trainer_step(gn_trainer *t, const float *images, const int32_t *lab
         return st;
     float lr = gn_train_lr_at(&t->config, t->steps);
     sgd_update(t, lr);
+    gn_model_drop_cache(m); /* the inference plan holds a repacked copy of the old weights */
     if (stats) {
         stats->loss = loss;
         stats->lr = lr;
