@@ -18,6 +18,7 @@ static const char eval_help[] =
     "  --split S            test (default) or train\n"
     "  --batch B            images per forward pass (default 256)\n"
     "  --threads N          worker threads (default 2)\n"
+    "  --show N             also draw the first N images with their predictions\n"
     "  --json               print one JSON object instead of the tables\n"
     "  -h, --help           this help\n";
 
@@ -141,11 +142,74 @@ static void print_json(const gn_dataset *data, int classes, const int64_t *confu
     printf("]}\n");
 }
 
+/* Draws an image in text (two rows per line, shades by brightness of the first channel). */
+static void draw(const float *image, int h, int w, float mean, float std)
+{
+    static const char shades[] = " .:-=+*#%@";
+    for (int y = 0; y + 1 < h; y += 2) {
+        fputs("    ", stdout);
+        for (int x = 0; x < w; x++) {
+            float v = (image[y * w + x] + image[(y + 1) * w + x]) / 2 * std + mean;
+            int level = (int)(v * 9.99f);
+            putchar(shades[level < 0 ? 0 : (level > 9 ? 9 : level)]);
+        }
+        putchar('\n');
+    }
+}
+
+/* The first count images of the set, drawn, with the model's top prediction. */
+static int show_predictions(gn_model *model, const gn_dataset *data, int count)
+{
+    const gn_model_config *c = gn_model_get_config(model);
+    int classes = gn_model_num_classes(model), channels, h, w;
+    gn_dataset_shape(data, &channels, &h, &w);
+    gn_augment aug;
+    memset(&aug, 0, sizeof(aug));
+    aug.out_h = c->input_h > h ? c->input_h : h;
+    aug.out_w = c->input_w > w ? c->input_w : w;
+    memcpy(aug.mean, c->mean, sizeof(aug.mean));
+    memcpy(aug.std, c->std, sizeof(aug.std));
+    size_t image = (size_t)channels * aug.out_h * aug.out_w;
+    float *images = malloc((size_t)count * image * sizeof(float));
+    float *logits = malloc((size_t)count * classes * sizeof(float));
+    int32_t *labels = malloc((size_t)count * sizeof(int32_t));
+    int64_t *order = malloc((size_t)count * sizeof(int64_t));
+    int rc = images && logits && labels && order ? 0 : -1;
+    for (int i = 0; rc == 0 && i < count; i++)
+        order[i] = i;
+    gn_context *ctx = gn_model_context(model);
+    gn_status st = GN_OK;
+    if (rc == 0)
+        st = gn_dataset_batch(data, order, count, &aug, 0, images, labels);
+    if (rc == 0 && st == GN_OK)
+        st = gn_model_forward(model, images, count, aug.out_h, aug.out_w, logits);
+    if (st != GN_OK)
+        rc = (cli_lib_error("eval", ctx, st), -1);
+    for (int i = 0; rc == 0 && i < count; i++) {
+        const float *z = logits + (size_t)i * classes;
+        int best = 0;
+        double sum = 0;
+        for (int k = 1; k < classes; k++)
+            best = z[k] > z[best] ? k : best;
+        for (int k = 0; k < classes; k++)
+            sum += exp((double)(z[k] - z[best]));
+        printf("\nimage %d: true %s, predicted %s (p = %.3f)%s\n", i,
+               gn_dataset_class_name(data, labels[i]), gn_dataset_class_name(data, best),
+               1.0 / sum, best == labels[i] ? "" : "  <- wrong");
+        draw(images + (size_t)i * image, aug.out_h, aug.out_w, c->mean[0], c->std[0]);
+    }
+    free(images);
+    free(logits);
+    free(labels);
+    free(order);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_args a;
     const char *weights = NULL, *source = NULL;
-    int json = 0, batch = 256, threads = 2, error = 0;
+    int json = 0, batch = 256, threads = 2, error = 0, show = 0;
     gn_split split = GN_SPLIT_TEST;
     cli_args_init(&a, "eval", argc, argv);
     for (const char *arg; (arg = cli_next(&a));) {
@@ -163,6 +227,9 @@ int cmd_eval(int argc, char **argv)
                 return CLI_USAGE;
         } else if (cli_option(&a, arg, "--threads", &error)) {
             if (!error && cli_parse_int("eval", "--threads", a.value, 1, 256, &threads))
+                return CLI_USAGE;
+        } else if (cli_option(&a, arg, "--show", &error)) {
+            if (!error && cli_parse_int("eval", "--show", a.value, 0, 1000, &show))
                 return CLI_USAGE;
         } else if (cli_flag(arg, "--json")) {
             json = 1;
@@ -209,6 +276,8 @@ int cmd_eval(int argc, char **argv)
         print_json(data, classes, confusion, &result);
     else
         print_tables(data, classes, confusion, &result);
+    if (show > 0 && show_predictions(model, data, show < result.count ? show : (int)result.count))
+        goto done;
     rc = CLI_OK;
 done:
     free(confusion);
