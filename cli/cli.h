@@ -75,6 +75,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Shared by train and eval: evaluates model on data (inference mode), images prepared as the
  * model's metadata says (canvas size, mean/std). Fills loss/accuracy and, if confusion is not

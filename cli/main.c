@@ -17,6 +17,7 @@ static const command commands[] = {
     {"classify", cmd_classify, "top-k ImageNet classes of photos (JPEG, PNG, BMP, PPM)"},
     {"train", cmd_train, "train a model on Fashion-MNIST, MNIST or CIFAR (SGD, checkpoints)"},
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix on a data set"},
+    {"bench", cmd_bench, "inference latency, throughput, GMAC/s, memory; per-layer times"},
 };
 
 static void usage(FILE *out)

@@ -86,7 +86,7 @@ static plan_step *new_step(gn_plan *p, step_kind kind, int node, int x, const ch
     s->node = node;
     s->x = x;
     s->residual = s->gate = s->raw = s->group = -1;
-    snprintf(s->name, sizeof(s->name), "%s", step_name(p, node, kind));
+    snprintf(s->name, sizeof(s->name), "%.*s", PLAN_NAME_MAX - 1, step_name(p, node, kind));
     snprintf(s->op, sizeof(s->op), "%s", op);
     return s;
 }

@@ -37,7 +37,10 @@ gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
     p->n = n;
     p->h = h;
     p->w = w;
-    gn_spin_barrier_init(&p->barrier, (unsigned)ctx->threads);
+    if (gn_spin_barrier_init(&p->barrier, (unsigned)ctx->threads) != 0) {
+        gn_free(ctx, p);
+        return gn_fail(ctx, GN_ERR_NOMEM, "cannot create the plan's thread barrier");
+    }
     gn_status st = alloc_value_tables(p);
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, p->shapes);
@@ -63,6 +66,7 @@ void gn_plan_free(gn_plan *p)
     if (!p)
         return;
     gn_context *ctx = p->ctx;
+    gn_spin_barrier_destroy(&p->barrier);
     for (int i = 0; i < p->num_steps; i++) {
         plan_step *s = &p->steps[i];
         void *owned[] = {s->scale, s->bias, s->packed.weights, s->packed.bias, s->dw.weights,

@@ -1,19 +1,25 @@
-/* A barrier for the plan's threads between steps. Steps take microseconds, so waiting threads
- * spin (with a pause hint) instead of sleeping on a condition variable, whose wake-up costs
- * about as much as a whole step; after a long spin they yield, in case the machine has fewer
- * free cores than threads. */
+/* A barrier for the plan's threads between steps. Steps take microseconds, so a waiting thread
+ * first spins (with a pause hint): a condition variable's wake-up costs about as much as a
+ * whole step. If the others are late, say because the machine has fewer free cores than
+ * threads, it then sleeps instead of burning the core they need. */
 #ifndef GN_SPIN_BARRIER_H
 #define GN_SPIN_BARRIER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 typedef struct gn_spin_barrier {
     atomic_uint arrived;
     atomic_uint phase;
+    atomic_uint sleepers;
     unsigned threads;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
 } gn_spin_barrier;
 
-void gn_spin_barrier_init(gn_spin_barrier *b, unsigned threads);
+/* Returns 0, or -1 if the mutex or condition variable could not be made. */
+int gn_spin_barrier_init(gn_spin_barrier *b, unsigned threads);
+void gn_spin_barrier_destroy(gn_spin_barrier *b);
 /* Returns once all `threads` threads have called it (for this phase). */
 void gn_spin_barrier_wait(gn_spin_barrier *b);
 
