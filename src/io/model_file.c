@@ -386,7 +386,8 @@ static void meta_add_floats(meta_builder *b, const char *key, const float *value
     char text[256];
     size_t used = 0;
     for (int i = 0; i < count && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, i ? ",%g" : "%g",
+        /* %.9g: a float survives the round trip exactly (resumed runs see the same inputs) */
+        used += (size_t)snprintf(text + used, sizeof(text) - used, i ? ",%.9g" : "%.9g",
                                  (double)values[i]);
     meta_add(b, key, "%s", text);
 }
