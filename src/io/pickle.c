@@ -318,7 +318,8 @@ static gn_status collapse(unpickler *u, gn_pickle_kind kind, size_t begin)
     gn_pickle_value **items = pool_alloc(u->ctx, u->pool, (count ? count : 1) * sizeof(*items));
     if (!v || !items)
         return out_of_memory(u);
-    memcpy(items, u->stack + begin, count * sizeof(*items));
+    if (count) /* the stack may still be unallocated */
+        memcpy(items, u->stack + begin, count * sizeof(*items));
     v->as.seq.items = items;
     v->as.seq.count = v->as.seq.capacity = count;
     u->depth = begin;
@@ -356,7 +357,8 @@ static gn_status extend(unpickler *u, gn_pickle_value *target, gn_pickle_value *
         target->as.seq.items = bigger;
         target->as.seq.capacity = capacity;
     }
-    memcpy(target->as.seq.items + target->as.seq.count, items, count * sizeof(*items));
+    if (count)
+        memcpy(target->as.seq.items + target->as.seq.count, items, count * sizeof(*items));
     target->as.seq.count = need;
     return GN_OK;
 }
