@@ -665,7 +665,7 @@ int cmd_train(int argc, char **argv)
                    {0}, 0};
     int rc = CLI_ERROR;
     gn_status st = gn_dataset_open(ctx, r.data, GN_SPLIT_TRAIN, &s.train);
-    if (st == GN_OK)
+    if (st == GN_OK && r.val == 0) /* without held-out images, each epoch is tested */
         st = gn_dataset_open(ctx, r.data, GN_SPLIT_TEST, &s.test);
     if (st != GN_OK) {
         cli_lib_error("train", ctx, st);

@@ -353,7 +353,9 @@ GN_API gn_status gn_cross_entropy(gn_context *ctx, const float *logits, const in
 /* ---------------------------------------------------------------------------------------------
  * Data sets for training and evaluation: images held in memory as 8-bit NCHW, batches made on
  * demand with augmentation. Sources: "fashion-mnist" (Debian's dataset-fashion-mnist), a folder
- * of IDX files (MNIST layout, gzipped or not), or a folder of CIFAR-10/100 binary batches.
+ * of IDX files (MNIST layout, gzipped or not), a folder of CIFAR-10/100 binary batches, or a
+ * folder of images with one sub-folder per class (DIR/train/<class>/, DIR/test/<class>/; see
+ * src/data/folder.c).
  * ------------------------------------------------------------------------------------------- */
 typedef struct gn_dataset gn_dataset;
 

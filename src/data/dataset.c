@@ -98,7 +98,7 @@ gn_status gn_dataset_open(gn_context *ctx, const char *source, gn_split split, g
     if (!is_dir(dir))
         return gn_fail(ctx, GN_ERR_IO,
                        fashion ? "%s: not found (install Debian's dataset-fashion-mnist)"
-                               : "%s: not a directory of IDX or CIFAR files",
+                               : "%s: not a folder (of IDX files, CIFAR batches or images)",
                        dir);
     gn_status st;
     if (has_file(dir, "train-images-idx3-ubyte") || has_file(dir, "t10k-images-idx3-ubyte"))
@@ -107,10 +107,7 @@ gn_status gn_dataset_open(gn_context *ctx, const char *source, gn_split split, g
              has_file(dir, "train.bin"))
         st = gn_dataset_read_cifar(ctx, dir, split, out);
     else
-        return gn_fail(ctx, GN_ERR_FORMAT,
-                       "%s: no IDX (train-images-idx3-ubyte[.gz]) or CIFAR (data_batch_1.bin, "
-                       "train.bin) files",
-                       dir);
+        st = gn_dataset_read_folder(ctx, dir, split, out);
     if (st != GN_OK)
         return st;
     if ((*out)->classes == 0)

@@ -28,6 +28,8 @@ gn_status gn_dataset_set_class_names(gn_dataset *d, const char *const *names, in
 gn_status gn_dataset_read_idx(gn_context *ctx, const char *dir, gn_split split, gn_dataset **out);
 gn_status gn_dataset_read_cifar(gn_context *ctx, const char *dir, gn_split split,
                                 gn_dataset **out);
+gn_status gn_dataset_read_folder(gn_context *ctx, const char *dir, gn_split split,
+                                 gn_dataset **out);
 /* Reads a whole (possibly gzipped) file into memory, at most max bytes. */
 gn_status gn_read_file_gz(gn_context *ctx, const char *path, size_t max, uint8_t **data,
                           size_t *size);

@@ -162,6 +162,37 @@ class TrainCli(T.CliTestCase):
         model = json.loads(info.stdout)["model"]
         self.assertEqual((model["in_channels"], model["num_classes"]), (3, 10))
 
+    def test_image_folder(self):
+        """A folder of PNG images, one sub-folder per class, with --val held out (no test
+        folder), then eval on the training split."""
+        from PIL import Image
+        d = os.path.join(self.dir, "image_folder")
+        rng = np.random.default_rng(5)
+        for label, name in enumerate(["circle", "square"]):
+            os.makedirs(os.path.join(d, name), exist_ok=True)
+            for i in range(24):
+                img = np.full((20, 24, 3), 40, dtype=np.uint8) + rng.integers(0, 30, (20, 24, 3),
+                                                                               dtype=np.uint8)
+                if label:
+                    img[5:15, 7:17] = 220
+                else:
+                    yy, xx = np.mgrid[:20, :24]
+                    img[(yy - 10) ** 2 + (xx - 12) ** 2 < 25] = 220
+                Image.fromarray(img).save(os.path.join(d, name, "%02d.png" % i))
+        out = os.path.join(self.dir, "folder.safetensors")
+        res = T.run_cli("train", "--arch", "ghostnet", "--width", "0.5", "--small-input=2",
+                        "--data", d, "--val", 8, "--epochs", 2, "--batch", 8, "--threads", 1,
+                        "--crop-padding", 0, "-o", out)
+        self.assertSucceeded(res)
+        info = json.loads(T.run_cli("info", "--weights", out, "--json").stdout)["model"]
+        self.assertEqual((info["in_channels"], info["num_classes"], info["input"]),
+                         (3, 2, [20, 24]))
+        res = T.run_cli("eval", "--weights", out, "--data", d, "--split", "train", "--json")
+        self.assertSucceeded(res)
+        result = json.loads(res.stdout)
+        self.assertEqual(result["images"], 48)
+        self.assertEqual([c["name"] for c in result["classes"]], ["circle", "square"])
+
     def test_bad_arguments(self):
         cases = [
             (["train", "--arch", "ghostnet", "--data", self.data], "-o"),
