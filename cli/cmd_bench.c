@@ -24,7 +24,7 @@ static const char bench_help[] =
     "  --seed S             seed of the random weights and input (default 0)\n"
     "  --layers             also time every fused step (R more runs) and print a table\n"
     "  --json               print one JSON object (median_ms, p90_ms, min_ms, threads, batch,\n"
-    "                       peak_bytes, ...; \"layers\": [...] with --layers)\n"
+    "                       peak_bytes, times_ms: every run, ...; layers: [...] with --layers)\n"
     "  -h, --help           this help\n"
     "\n";
 
@@ -35,6 +35,7 @@ typedef struct bench_options {
 } bench_options;
 
 typedef struct bench_result {
+    double *times_ms; /* every timed run, in order */
     double median_ms, p90_ms, min_ms, mean_ms;
     int64_t macs; /* per image */
     gn_plan_info plan;
@@ -56,9 +57,13 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median, 90th percentile (nearest rank), minimum and mean of count times (sorted in place). */
-static void summarise(double *times, int count, bench_result *r)
+/* Median, 90th percentile (nearest rank), minimum and mean of count times. */
+static gn_status summarise(const double *runs, int count, bench_result *r)
 {
+    double *times = malloc((size_t)count * sizeof(double));
+    if (!times)
+        return GN_ERR_NOMEM;
+    memcpy(times, runs, (size_t)count * sizeof(double));
     qsort(times, (size_t)count, sizeof(double), compare_doubles);
     r->median_ms = count % 2 ? times[count / 2] : (times[count / 2 - 1] + times[count / 2]) / 2;
     int rank = (9 * count + 9) / 10; /* ceil(0.9 * count) */
@@ -67,6 +72,8 @@ static void summarise(double *times, int count, bench_result *r)
     r->mean_ms = 0.0;
     for (int i = 0; i < count; i++)
         r->mean_ms += times[i] / count;
+    free(times);
+    return GN_OK;
 }
 
 static int parse_options(cli_args *a, cli_model_spec *spec, bench_options *o)
@@ -115,8 +122,8 @@ static int parse_options(cli_args *a, cli_model_spec *spec, bench_options *o)
 static gn_status measure(gn_model *m, const bench_options *o, const float *x, float *logits,
                          bench_result *r)
 {
-    double *times = malloc((size_t)o->runs * sizeof(double));
-    if (!times)
+    r->times_ms = malloc((size_t)o->runs * sizeof(double));
+    if (!r->times_ms)
         return GN_ERR_NOMEM;
     gn_status st = GN_OK;
     for (int i = 0; i < o->warmup && st == GN_OK; i++)
@@ -124,11 +131,10 @@ static gn_status measure(gn_model *m, const bench_options *o, const float *x, fl
     for (int i = 0; i < o->runs && st == GN_OK; i++) {
         double start = now_ms();
         st = gn_model_forward(m, x, o->batch, r->h, r->w, logits);
-        times[i] = now_ms() - start;
+        r->times_ms[i] = now_ms() - start;
     }
     if (st == GN_OK)
-        summarise(times, o->runs, r);
-    free(times);
+        st = summarise(r->times_ms, o->runs, r);
     if (st != GN_OK || !o->layers)
         return st;
     int count = r->plan.steps;
@@ -234,6 +240,10 @@ static void print_json(const gn_model *m, gn_context *ctx, const bench_options *
            r->median_ms, r->p90_ms, r->min_ms, r->mean_ms, o->batch * 1e3 / r->median_ms,
            (long long)r->macs, gmacs(macs, r->median_ms), r->plan.arena_bytes,
            r->plan.weight_bytes, r->plan.steps);
+    printf(", \"times_ms\": [");
+    for (int i = 0; i < o->runs; i++)
+        printf("%s%.6f", i ? ", " : "", r->times_ms[i]);
+    printf("]");
     if (r->step_ms) {
         printf(", \"layers\": [");
         for (int i = 0; i < r->plan.steps; i++) {
@@ -290,6 +300,7 @@ static int run_bench(gn_context *ctx, gn_model *m, const cli_model_spec *spec,
         print_text(m, ctx, o, &r);
     free(x);
     free(logits);
+    free(r.times_ms);
     free(r.steps);
     free(r.step_ms);
     return rc;
