@@ -25,6 +25,38 @@ static int last_use(const gn_model *m, int v)
     return last;
 }
 
+/* BN -> ReLU, where the ReLU is the BN output's only reader: the BN computes max(0, .) in place
+ * and, in backward, masks the incoming gradient itself. That saves the ReLU's two passes over
+ * memory, its activation and its gradient buffer. */
+static void find_fusions(gn_exec *exec)
+{
+    const gn_model *m = exec->model;
+    for (int i = 0; i < m->num_nodes; i++)
+        exec->fused_relu[i] = -1;
+    for (int j = 0; j < m->num_nodes; j++) {
+        const gn_node *relu = &m->nodes[j];
+        if (relu->op != GN_OP_RELU)
+            continue;
+        int v = relu->inputs[0], p = m->values[v].producer, readers = 0;
+        if (p < 0 || m->nodes[p].op != GN_OP_BATCHNORM || v == m->output)
+            continue;
+        for (int i = p + 1; i < m->num_nodes; i++)
+            for (int k = 0; k < m->nodes[i].num_inputs; k++)
+                readers += m->nodes[i].inputs[k] == v;
+        int out = relu->output;
+        if (readers == 1 && (exec->last_use[out] > j || out == m->output)) {
+            exec->fused_relu[p] = j;
+            exec->fused_relu[j] = p;
+        }
+    }
+}
+
+/* Node i is a ReLU that its BN computes. */
+static int is_fused_relu(const gn_exec *exec, int i)
+{
+    return exec->fused_relu[i] >= 0 && exec->model->nodes[i].op == GN_OP_RELU;
+}
+
 static size_t saved_bytes(const gn_exec *exec, int index)
 {
     const gn_node *node = &exec->model->nodes[index];
@@ -78,23 +110,31 @@ static gn_status plan_arena(gn_exec *exec)
             continue;
         }
         if (i < values) {
-            r->size = value_bytes(exec, i + 1);
+            int v = i + 1, p = m->values[v].producer;
+            r->size = is_fused_relu(exec, p) ? 0 : value_bytes(exec, v); /* shares its BN's */
         } else if (i < 2 * values) {
-            r->size = value_bytes(exec, i - values + 1);
+            int v = i - values + 1, p = m->values[v].producer;
+            int bn_out = exec->fused_relu[p] >= 0 && m->nodes[p].op == GN_OP_BATCHNORM;
+            r->size = bn_out ? 0 : value_bytes(exec, v); /* the BN reads its ReLU's */
         } else {
             r->size = saved_bytes(exec, i - 2 * values);
         }
         if (exec->training && i >= values && i < 2 * values) {
-            int v = i - values + 1, n = m->num_nodes;
+            int v = i - values + 1, n = m->num_nodes, p = m->values[v].producer;
             int starter = exec->last_use[v] < n ? exec->last_use[v] : n - 1;
+            int reader = is_fused_relu(exec, p) ? exec->fused_relu[p] : p;
             r->first = n + (n - 1 - starter);
-            r->last = n + (n - 1 - m->values[v].producer);
+            r->last = n + (n - 1 - reader);
         } else if (exec->training) {
             r->first = 0;
             r->last = INT_MAX;
         } else {
-            r->first = m->values[i + 1].producer;
-            r->last = exec->last_use[i + 1];
+            int v = i + 1, p = m->values[v].producer, j = exec->fused_relu[p];
+            r->first = p;
+            /* a BN output lives as long as the ReLU output computed in its place */
+            r->last = j >= 0 && m->nodes[p].op == GN_OP_BATCHNORM
+                          ? exec->last_use[m->nodes[j].output]
+                          : exec->last_use[v];
         }
     }
     gn_status st = gn_arena_plan(m->ctx, req, count, &exec->arena_bytes);
@@ -113,6 +153,14 @@ static gn_status plan_arena(gn_exec *exec)
             exec->grad[i - values + 1] = at;
         else
             exec->saved[i - 2 * values] = req[i].size ? at : NULL;
+    }
+    for (int j = 0; j < m->num_nodes && st == GN_OK; j++) {
+        if (!is_fused_relu(exec, j))
+            continue;
+        int bn_out = m->nodes[j].inputs[0], relu_out = m->nodes[j].output;
+        exec->act[relu_out] = exec->act[bn_out];
+        if (exec->training)
+            exec->grad[bn_out] = exec->grad[relu_out];
     }
     gn_free(m->ctx, req);
     return st;
@@ -142,9 +190,12 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         exec->saved = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(float *) + 1);
     }
     exec->last_use = gn_alloc(ctx, values * sizeof(int));
+    exec->fused_relu = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
     for (int v = 0; exec->last_use && v < m->num_values; v++)
         exec->last_use[v] = last_use(m, v);
-    int ok = exec->shapes && exec->act && exec->last_use &&
+    if (exec->last_use && exec->fused_relu)
+        find_fusions(exec);
+    int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu &&
              (!training || (exec->grad && exec->saved));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
@@ -177,6 +228,7 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->saved);
     gn_free(ctx, exec->shapes);
     gn_free(ctx, exec->last_use);
+    gn_free(ctx, exec->fused_relu);
     gn_free(ctx, exec);
 }
 
@@ -200,11 +252,13 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
         io->bn = &node->attr.bn;
     io->training = exec->training;
     io->rng = &exec->rng;
+    int relu = node->op == GN_OP_BATCHNORM ? exec->fused_relu[index] : -1;
+    io->fused_relu = relu >= 0;
     io->scratch = exec->scratch;
     io->scratch_stride = exec->scratch_stride;
     if (exec->training) {
         io->saved = exec->saved[index];
-        io->dy = exec->grad[node->output];
+        io->dy = exec->grad[relu >= 0 ? m->nodes[relu].output : node->output];
         for (int k = 0; k < node->num_inputs; k++)
             io->dx[k] = exec->grad[node->inputs[k]]; /* NULL for the model input */
     }
@@ -215,6 +269,8 @@ gn_status gn_exec_forward(gn_exec *exec, const float *input)
     gn_model *m = exec->model;
     exec->act[0] = (float *)input; /* read only: no layer writes its inputs */
     for (int i = 0; i < m->num_nodes; i++) {
+        if (is_fused_relu(exec, i))
+            continue; /* its BN did it */
         gn_layer_io io;
         fill_io(exec, i, &io);
         gn_layer_kind_of(m->nodes[i].op)->forward(&io);
@@ -230,6 +286,8 @@ gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
     memcpy(exec->grad[m->output], dlogits, value_bytes(exec, m->output));
     for (int i = m->num_nodes - 1; i >= 0; i--) {
         const gn_node *node = &m->nodes[i];
+        if (is_fused_relu(exec, i))
+            continue; /* its BN masks the gradient */
         /* Layers accumulate into input gradients; the first to run (the input's last
          * consumer) finds the buffer holding whatever value shared it before, so clear it.
          * A value nobody reads gets a zero gradient just before its producer's backward. */

@@ -13,6 +13,8 @@ struct gn_exec {
     int training;
     gn_shape *shapes;     /* per value                                      */
     int *last_use;        /* per value: last node reading it (see exec.c)   */
+    int *fused_relu;      /* per node: for a BN, the ReLU node it computes in place (it
+                             skips), else -1; for that ReLU, the BN's index            */
     float **act;          /* per value; act[0] is the caller's input         */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */

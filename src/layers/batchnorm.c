@@ -98,11 +98,14 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
         }
         float scale = gamma[c] * invstd;
         float shift = beta[c] - mean * scale;
+        float floor = io->fused_relu ? 0.0f : -INFINITY;
         for (int b = 0; b < io->n; b++) {
             const float *x = io->x[0] + ((size_t)b * channels + c) * plane;
             float *y = io->y + ((size_t)b * channels + c) * plane;
-            for (size_t i = 0; i < plane; i++)
-                y[i] = x[i] * scale + shift;
+            for (size_t i = 0; i < plane; i++) {
+                float v = x[i] * scale + shift;
+                y[i] = v > floor ? v : floor;
+            }
         }
     }
 }
@@ -112,6 +115,16 @@ static void batchnorm_forward(gn_layer_io *io)
     gn_layer_parallel(io, io->out.c, batchnorm_forward_channels);
     if (io->training)
         io->bn->num_batches_tracked++;
+}
+
+/* The gradient reaching a fused ReLU's output passes where that output is positive. The buffer
+ * belongs to this layer's backward alone (nothing reads it after), so it is masked in place. */
+static void relu_mask(const float *restrict y, float *restrict dy, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        float pass = y[i] > 0.0f ? 1.0f : 0.0f;
+        dy[i] *= pass;
+    }
 }
 
 /* With xhat = (x - mean) * invstd and M values per channel:
@@ -129,6 +142,8 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         double sum_dy = 0.0, sum_dy_x = 0.0;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
+            if (io->fused_relu)
+                relu_mask(io->y + at, (float *)io->dy + at, plane);
             plane_sums(io->dy + at, io->x[0] + at, plane, &sum_dy, &sum_dy_x);
         }
         /* sum(dy * xhat) = invstd * (sum(dy * x) - mean * sum(dy)) */

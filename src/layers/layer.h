@@ -16,6 +16,7 @@ typedef struct gn_layer_io {
     float *y;               /* output (n x out)                                           */
     gn_param *params[GN_NODE_MAX_PARAMS];
     gn_bn_attr *bn;         /* mutable BN state (num_batches_tracked), batchnorm only      */
+    int fused_relu;         /* batchnorm only: y = max(0, BN(x)); dy arrives for that y    */
     int training;           /* BN uses batch statistics, dropout drops                    */
     /* backward only */
     const float *dy;        /* gradient of the loss w.r.t. y                              */
