@@ -385,10 +385,17 @@ static void meta_add_floats(meta_builder *b, const char *key, const float *value
 {
     char text[256];
     size_t used = 0;
-    for (int i = 0; i < count && used < sizeof(text); i++)
-        /* %.9g: a float survives the round trip exactly (resumed runs see the same inputs) */
-        used += (size_t)snprintf(text + used, sizeof(text) - used, i ? ",%.9g" : "%.9g",
-                                 (double)values[i]);
+    for (int i = 0; i < count && used < sizeof(text); i++) {
+        /* The shortest text that reads back as the same float (0.485, not 0.485000014), so a
+         * resumed run normalises its inputs exactly as the original did. */
+        char number[32];
+        for (int digits = 6; digits <= 9; digits++) {
+            snprintf(number, sizeof(number), "%.*g", digits, (double)values[i]);
+            if (strtof(number, NULL) == values[i])
+                break;
+        }
+        used += (size_t)snprintf(text + used, sizeof(text) - used, i ? ",%s" : "%s", number);
+    }
     meta_add(b, key, "%s", text);
 }
 
