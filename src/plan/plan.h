@@ -8,7 +8,8 @@
  *       channels of one buffer), order the steps, place every buffer in one arena by lifetime
  *       and repack the weights for the context's ISA.
  *   run (any number of times): no allocation; the context's threads run every step together,
- *       each taking its share of the step's work units, with a spinning barrier between steps.
+ *       claiming chunks of each step's work units, moving on once the step is complete
+ *       (step_sync.h).
  *
  * The plan copies (repacks) the weights: it must be dropped when they change
  * (gn_model_drop_cache). */

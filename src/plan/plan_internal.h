@@ -5,7 +5,7 @@
 
 #include "kernels/infer/infer.h"
 #include "plan/plan.h"
-#include "plan/spin_barrier.h"
+#include "plan/step_sync.h"
 
 typedef enum step_kind {
     STEP_INPUT,     /* the caller's NCHW input into its NHWC buffer                          */
@@ -100,7 +100,9 @@ struct gn_plan {
     size_t scratch_stride;
     size_t weight_bytes;
     int64_t macs;
-    gn_spin_barrier barrier;
+    gn_step_counter *counters; /* per step in execution order, for the threads' sync      */
+    gn_step_sync sync;
+    int sync_ready;
     /* per run */
     const float *input;
     float *output;

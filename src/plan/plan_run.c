@@ -20,6 +20,18 @@ static gn_status alloc_value_tables(gn_plan *p)
     return p->shapes ? GN_OK : GN_ERR_NOMEM;
 }
 
+static gn_status init_sync(gn_plan *p)
+{
+    p->counters = gn_alloc_named(p->ctx, (size_t)p->num_steps * sizeof(gn_step_counter),
+                                 "plan step counters");
+    if (!p->counters)
+        return GN_ERR_NOMEM;
+    if (gn_step_sync_init(&p->sync, p->counters, p->num_steps) != 0)
+        return gn_fail(p->ctx, GN_ERR_NOMEM, "cannot create the plan's thread synchronisation");
+    p->sync_ready = 1;
+    return GN_OK;
+}
+
 gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
 {
     gn_context *ctx = m->ctx;
@@ -37,10 +49,6 @@ gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
     p->n = n;
     p->h = h;
     p->w = w;
-    if (gn_spin_barrier_init(&p->barrier, (unsigned)ctx->threads) != 0) {
-        gn_free(ctx, p);
-        return gn_fail(ctx, GN_ERR_NOMEM, "cannot create the plan's thread barrier");
-    }
     gn_status st = alloc_value_tables(p);
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, p->shapes);
@@ -53,6 +61,8 @@ gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
         st = gn_plan_fuse(p);
     if (st == GN_OK)
         st = gn_plan_lay_out(p);
+    if (st == GN_OK)
+        st = init_sync(p);
     if (st != GN_OK) {
         gn_plan_free(p);
         return st;
@@ -66,7 +76,8 @@ void gn_plan_free(gn_plan *p)
     if (!p)
         return;
     gn_context *ctx = p->ctx;
-    gn_spin_barrier_destroy(&p->barrier);
+    if (p->sync_ready)
+        gn_step_sync_destroy(&p->sync);
     for (int i = 0; i < p->num_steps; i++) {
         plan_step *s = &p->steps[i];
         void *owned[] = {s->scale, s->bias, s->packed.weights, s->packed.bias, s->dw.weights,
@@ -76,7 +87,7 @@ void gn_plan_free(gn_plan *p)
     }
     void *tables[] = {p->shapes, p->alias, p->readers, p->buffer, p->channel, p->group_of,
                       p->gated_x, p->gated_gate, p->steps, p->order, p->groups, p->buffers,
-                      p->borders, p->arena, p};
+                      p->borders, p->counters, p->arena, p};
     for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
         gn_free(ctx, tables[k]);
 }
@@ -126,31 +137,56 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-/* Thread t of the plan's threads: its share of every step, in order, with a barrier after each
- * (the next step reads what all threads wrote). Thread 0 zeroes borders and keeps the time. */
-static void run_thread(gn_plan *p, int t)
+static void zero_borders(gn_plan *p, const plan_step *s)
+{
+    for (int b = 0; b < s->num_borders; b++) {
+        const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
+        gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad);
+    }
+}
+
+/* One thread alone: every step whole, in order. */
+static void run_alone(gn_plan *p)
+{
+    for (int i = 0; i < p->num_steps; i++) {
+        const plan_step *s = &p->steps[p->order[i]];
+        double start = p->step_ms ? now_ms() : 0.0;
+        zero_borders(p, s);
+        run_units(p, s, 0, s->units, p->scratch);
+        if (p->step_ms)
+            p->step_ms[i] += now_ms() - start;
+    }
+}
+
+/* Thread t of several: chunks of every step, claimed as they come (step_sync.h). The thread
+ * that claims a step's first chunk zeroes its borders; the one that completes it notes when. */
+static void run_shared(gn_plan *p, int t)
 {
     int threads = p->ctx->threads;
     void *scratch = p->scratch + (size_t)t * p->scratch_stride;
     for (int i = 0; i < p->num_steps; i++) {
         const plan_step *s = &p->steps[p->order[i]];
-        double start = t == 0 && p->step_ms ? now_ms() : 0.0;
-        for (int b = 0; t == 0 && b < s->num_borders; b++) {
-            const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
-            gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad);
+        if (i > 0)
+            gn_step_wait(&p->sync, i - 1, p->steps[p->order[i - 1]].units);
+        /* A few chunks per thread: some balance, few claims. */
+        int64_t chunk = s->units / (4 * threads) > 1 ? s->units / (4 * threads) : 1;
+        for (int64_t first; (first = gn_step_claim(&p->sync, i, chunk)) < s->units;) {
+            int64_t end = first + chunk < s->units ? first + chunk : s->units;
+            if (first == 0)
+                zero_borders(p, s);
+            run_units(p, s, first, end, scratch);
+            /* stamped before reporting, so a step never seems to end before the previous */
+            double finished = p->step_ms ? now_ms() : 0.0;
+            if (gn_step_done(&p->sync, i, end - first, s->units))
+                p->counters[i].finished_ms = finished;
         }
-        run_units(p, s, s->units * t / threads, s->units * (t + 1) / threads, scratch);
-        if (threads > 1)
-            gn_spin_barrier_wait(&p->barrier);
-        if (t == 0 && p->step_ms)
-            p->step_ms[i] += now_ms() - start;
     }
 }
 
 static void run_threads(void *arg, int64_t begin, int64_t end)
 {
     for (int64_t t = begin; t < end; t++)
-        run_thread(arg, (int)t);
+        run_shared(arg, (int)t);
 }
 
 void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
@@ -158,7 +194,17 @@ void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
     p->input = input;
     p->output = output;
     p->step_ms = step_ms;
+    if (p->ctx->threads == 1) {
+        run_alone(p);
+        return;
+    }
+    gn_step_sync_reset(&p->sync);
+    double start = step_ms ? now_ms() : 0.0;
     gn_parallel_for(p->ctx, p->ctx->threads, run_threads, p);
+    for (int i = 0; step_ms && i < p->num_steps; i++) {
+        step_ms[i] += p->counters[i].finished_ms - start;
+        start = p->counters[i].finished_ms;
+    }
 }
 
 void gn_plan_describe(const gn_plan *p, gn_plan_info *info)

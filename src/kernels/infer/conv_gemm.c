@@ -135,89 +135,110 @@ static float *at_pixel(gn_view v, int img, int y, int x, int channel)
     return v.data + img * v.image_stride + y * v.row_stride + x * v.pixel_stride + channel;
 }
 
-/* Row pointers of one tile: inputs per (tap, row), outputs and the epilogue's views per row.
- * Pixel indices advance incrementally (no division per row). */
+/* Row pointers of one tile: inputs per (tap, row), outputs and the epilogue's views per row. */
 typedef struct tile_rows {
     float *y[GN_TILE_ROWS];
     const float *residual[GN_TILE_ROWS];
     float *raw[GN_TILE_ROWS];
 } tile_rows;
 
-static void point_rows(const gn_conv_desc *d, int64_t m0, int rows, int in_channel,
-                       int out_channel, const float **a, tile_rows *r)
+/* An output pixel, advanced row by row without divisions. */
+typedef struct pixel {
+    int img, oy, ox;
+} pixel;
+
+static pixel pixel_of(const gn_conv_desc *d, int64_t m)
 {
     int64_t plane = (int64_t)d->out_h * d->out_w;
-    int img = (int)(m0 / plane), rem = (int)(m0 % plane);
-    int oy = rem / d->out_w, ox = rem % d->out_w, k = d->kernel;
+    int rem = (int)(m % plane);
+    pixel at = {(int)(m / plane), rem / d->out_w, rem % d->out_w};
+    return at;
+}
+
+static void point_rows(const gn_conv_desc *d, pixel *at, int rows, int in_channel,
+                       int out_channel, const float **a, tile_rows *r)
+{
+    int k = d->kernel;
     for (int i = 0; i < rows; i++) {
-        const float *x = at_pixel(d->x, img, oy * d->stride - d->padding,
-                                  ox * d->stride - d->padding, in_channel);
+        const float *x = at_pixel(d->x, at->img, at->oy * d->stride - d->padding,
+                                  at->ox * d->stride - d->padding, in_channel);
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
                 a[(ky * k + kx) * rows + i] = x + ky * d->x.row_stride + kx * d->x.pixel_stride;
-        r->y[i] = at_pixel(d->y, img, oy, ox, out_channel);
+        r->y[i] = at_pixel(d->y, at->img, at->oy, at->ox, out_channel);
         if (d->ep.residual.data)
-            r->residual[i] = at_pixel(d->ep.residual, img, oy, ox, out_channel);
+            r->residual[i] = at_pixel(d->ep.residual, at->img, at->oy, at->ox, out_channel);
         if (d->ep.raw.data)
-            r->raw[i] = at_pixel(d->ep.raw, img, oy, ox, out_channel);
-        if (++ox == d->out_w) {
-            ox = 0;
-            if (++oy == d->out_h) {
-                oy = 0;
-                img++;
+            r->raw[i] = at_pixel(d->ep.raw, at->img, at->oy, at->ox, out_channel);
+        if (++at->ox == d->out_w) {
+            at->ox = 0;
+            if (++at->oy == d->out_h) {
+                at->oy = 0;
+                at->img++;
             }
         }
+    }
+}
+
+/* One weight panel (of one group, for one image block) over its row tiles [first, end). */
+typedef struct panel_run {
+    int group, block, panel;
+    int64_t first, end;
+} panel_run;
+
+static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gemm_grid *grid,
+                      const panel_run *run, void *scratch)
+{
+    const gn_infer_kernels *k = p->kernels;
+    int taps = d->kernel * d->kernel, nr = p->nv * k->vl;
+    int col0 = run->panel * nr, out_channel = run->group * d->out_per_group + col0;
+    int width = panel_width(p, run->panel), valid = d->out_per_group - col0;
+    valid = valid < width ? valid : width;
+    valid = valid < d->out_channels - out_channel ? valid : d->out_channels - out_channel;
+    if (valid <= 0)
+        return;
+    const float **a = scratch;
+    const float *b = p->weights + (size_t)run->group * p->group_floats +
+                     run->panel * p->panel_floats;
+    if (d->gate) {
+        float *gated = (float *)((char *)scratch + pointer_bytes(p, d->kernel));
+        gate_panel(b, taps, d->in_per_group, width,
+                   d->gate + run->block * d->gate_stride + run->group * d->in_per_group, gated);
+        b = gated;
+    }
+    gn_tile t = {
+        .nr = valid,
+        .taps = taps,
+        .kc = d->in_per_group,
+        .a = a,
+        .b = b,
+        .bias = p->bias + ((size_t)run->group * p->panels + run->panel) * nr,
+        .act = d->ep.act,
+        .act_after = d->ep.act_after,
+    };
+    tile_rows r;
+    t.y = r.y;
+    t.residual = d->ep.residual.data ? r.residual : NULL;
+    t.raw = d->ep.raw.data ? r.raw : NULL;
+    pixel at = pixel_of(d, run->block * grid->span + run->first * p->mr);
+    for (int64_t tile = run->first; tile < run->end; tile++) {
+        int64_t first = tile * p->mr;
+        t.mr = (int)(grid->span - first < p->mr ? grid->span - first : p->mr);
+        point_rows(d, &at, t.mr, run->group * d->in_per_group, out_channel, a, &r);
+        k->gemm_tile[width / k->vl](&t);
     }
 }
 
 void gn_conv_gemm_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t begin,
                       int64_t end, void *scratch)
 {
-    const gn_infer_kernels *k = p->kernels;
     gemm_grid grid = grid_of(d, p);
-    int taps = d->kernel * d->kernel, nr = p->nv * k->vl;
-    const float **a = scratch;
-    float *gated = (float *)((char *)scratch + pointer_bytes(p, d->kernel));
-    int64_t gated_key = -1;
-    for (int64_t u = begin; u < end; u++) {
-        int64_t tile = u % grid.tiles, key = u / grid.tiles;
-        int panel = (int)(key % p->panels), block = (int)(key / p->panels % grid.blocks);
-        int group = (int)(key / p->panels / grid.blocks);
-        int col0 = panel * nr, out_channel = group * d->out_per_group + col0;
-        int width = panel_width(p, panel), valid = d->out_per_group - col0;
-        valid = valid < width ? valid : width;
-        valid = valid < d->out_channels - out_channel ? valid : d->out_channels - out_channel;
-        if (valid <= 0)
-            continue;
-        const float *b = p->weights + (size_t)group * p->group_floats + panel * p->panel_floats;
-        if (d->gate) {
-            if (key != gated_key) {
-                const float *gate = d->gate + block * d->gate_stride +
-                                    group * d->in_per_group;
-                gate_panel(b, taps, d->in_per_group, width, gate, gated);
-                gated_key = key;
-            }
-            b = gated;
-        }
-        int64_t first = tile * p->mr;
-        int rows = (int)(grid.span - first < p->mr ? grid.span - first : p->mr);
-        tile_rows r;
-        point_rows(d, block * grid.span + first, rows, group * d->in_per_group, out_channel, a,
-                   &r);
-        gn_tile t = {
-            .mr = rows,
-            .nr = valid,
-            .taps = taps,
-            .kc = d->in_per_group,
-            .a = a,
-            .b = b,
-            .bias = p->bias + ((size_t)group * p->panels + panel) * nr,
-            .y = r.y,
-            .residual = d->ep.residual.data ? r.residual : NULL,
-            .raw = d->ep.raw.data ? r.raw : NULL,
-            .act = d->ep.act,
-            .act_after = d->ep.act_after,
-        };
-        k->gemm_tile[width / k->vl](&t);
+    for (int64_t u = begin; u < end;) {
+        int64_t key = u / grid.tiles, last = (key + 1) * grid.tiles;
+        panel_run run = {(int)(key / p->panels / grid.blocks),
+                         (int)(key / p->panels % grid.blocks), (int)(key % p->panels),
+                         u % grid.tiles, (last < end ? last : end) - key * grid.tiles};
+        run_panel(d, p, &grid, &run, scratch);
+        u = key * grid.tiles + run.end;
     }
 }

@@ -5,8 +5,8 @@
 #define GN_SIMD_LEVEL 2
 #define GN_INFER_ISA GN_ISA_AVX512
 #define GN_INFER_NV_MAX 4
-#define GN_INFER_MR1 16
-#define GN_INFER_MR2 12
+#define GN_INFER_MR1 8
+#define GN_INFER_MR2 10
 #define GN_INFER_MR3 8
 #define GN_INFER_MR4 6
 #define GN_INFER_TABLE gn_infer_kernels_avx512
