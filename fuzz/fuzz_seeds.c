@@ -1,8 +1,10 @@
 /* Writes small seed corpora for the fuzz targets, so none need be kept in the repository:
- *   fuzz_seeds DIR   creates DIR/json, DIR/safetensors and DIR/npy. */
+ *   fuzz_seeds DIR   creates DIR/json, DIR/safetensors, DIR/npy, DIR/pickle, DIR/pth and
+ *                    DIR/image. */
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "seed_files.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +112,20 @@ static int npy_seeds(gn_context *ctx, const char *dir)
     return failed;
 }
 
+/* The pickle, checkpoint and image seeds: small files PyTorch and PIL wrote (seed_files.h). */
+static int file_seeds(const char *root)
+{
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(seed_files) / sizeof(seed_files[0]); i++) {
+        char dir[1024];
+        if (seed_path(dir, sizeof(dir), root, seed_files[i].dir) != 0)
+            return -1;
+        mkdir(dir, 0777);
+        failed |= write_file(dir, seed_files[i].name, seed_files[i].data, seed_files[i].size);
+    }
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -130,7 +146,8 @@ int main(int argc, char **argv)
     gn_context *ctx = NULL;
     if (gn_context_create(NULL, &ctx) != GN_OK)
         return 1;
-    int failed = json_seeds(json_dir) | safetensors_seeds(ctx, st_dir) | npy_seeds(ctx, npy_dir);
+    int failed = json_seeds(json_dir) | safetensors_seeds(ctx, st_dir) | npy_seeds(ctx, npy_dir) |
+                 file_seeds(argv[1]);
     if (failed)
         fprintf(stderr, "fuzz_seeds: %s\n", gn_context_error(ctx));
     gn_context_destroy(ctx);
