@@ -43,15 +43,25 @@ typedef struct options {
 
 /* ---- arguments ---- */
 
+/* "--name N" with N in [lo, hi]: 1 when matched and stored, -1 on a usage error, 0 if arg is
+ * another option. */
+static int int_option(cli_args *a, const char *arg, const char *name, long lo, long hi, int *out,
+                      int *error)
+{
+    if (!cli_option(a, arg, name, error))
+        return 0;
+    return *error || cli_parse_int("classify", name, a->value, lo, hi, out) ? -1 : 1;
+}
+
 static int parse_option(cli_args *a, const char *arg, options *o, int *error)
 {
-    if (cli_option(a, arg, "--topk", error))
-        return *error || cli_parse_int("classify", "--topk", a->value, 1, MAX_TOPK, &o->topk) ? -1 : 1;
-    if (cli_option(a, arg, "--batch", error))
-        return *error || cli_parse_int("classify", "--batch", a->value, 1, 4096, &o->batch) ? -1 : 1;
-    if (cli_option(a, arg, "--threads", error))
-        return *error || cli_parse_int("classify", "--threads", a->value, 1, 256, &o->threads) ? -1
-                                                                                              : 1;
+    int used = int_option(a, arg, "--topk", 1, MAX_TOPK, &o->topk, error);
+    if (!used)
+        used = int_option(a, arg, "--batch", 1, 4096, &o->batch, error);
+    if (!used)
+        used = int_option(a, arg, "--threads", 1, 256, &o->threads, error);
+    if (used)
+        return used;
     if (cli_option(a, arg, "--labels", error)) {
         o->labels = a->value;
         return *error ? -1 : 1;

@@ -67,7 +67,8 @@ static void test_resize_properties(gn_context *ctx)
         CHECK(gn_image_resize_window(ctx, &in, ow, oh, left, top, cw, ch, &window) == GN_OK);
         for (int y = 0; y < ch; y++)
             CHECK_MSG(memcmp(window.pixels + (size_t)y * cw * 3,
-                             full.pixels + ((size_t)(y + top) * ow + left) * 3, (size_t)cw * 3) == 0,
+                             full.pixels + ((size_t)(y + top) * ow + left) * 3,
+                             (size_t)cw * 3) == 0,
                       "window row %d of case %zu", y, s);
         if (w == ow && h == oh)
             CHECK(memcmp(full.pixels, in.pixels, (size_t)w * h * 3) == 0);

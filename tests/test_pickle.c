@@ -61,7 +61,8 @@ static void test_protocol3(gn_context *ctx)
     CHECK(item(a, 2)->kind == GN_PICKLE_FLOAT && item(a, 2)->as.number == 3.5);
     CHECK(item(a, 3)->kind == GN_PICKLE_NONE);
     CHECK(item(a, 4)->kind == GN_PICKLE_BOOL && item(a, 4)->as.integer == 1);
-    CHECK(item(a, 5)->kind == GN_PICKLE_STRING && strcmp(item(a, 5)->as.string.data, "\xc3\xa9") == 0);
+    CHECK(item(a, 5)->kind == GN_PICKLE_STRING &&
+          strcmp(item(a, 5)->as.string.data, "\xc3\xa9") == 0);
     CHECK(item(b, 0)->kind == GN_PICKLE_BYTES && item(b, 0)->as.string.length == 2 &&
           memcmp(item(b, 0)->as.string.data, "xy", 2) == 0);
     CHECK(item(b, 1)->kind == GN_PICKLE_INT && item(b, 1)->as.integer == 70000);

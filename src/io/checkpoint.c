@@ -77,7 +77,8 @@ static gn_status infer_classes(gn_context *ctx, const gn_model *m, const gn_st_f
 }
 
 /* in_channels from the first convolution that reads the input. */
-static gn_status infer_in_channels(gn_context *ctx, const gn_model *m, const gn_st_file *f, int *out)
+static gn_status infer_in_channels(gn_context *ctx, const gn_model *m, const gn_st_file *f,
+                                   int *out)
 {
     for (int i = 0; i < m->num_nodes; i++) {
         const gn_node *node = &m->nodes[i];

@@ -23,8 +23,9 @@ gn_status gn_file_map_open(gn_context *ctx, const char *path, uint64_t max_size,
     } else if (!S_ISREG(st.st_mode)) {
         status = gn_fail(ctx, GN_ERR_IO, "%s: not a regular file", path);
     } else if ((uint64_t)st.st_size > max_size || (uintmax_t)st.st_size > SIZE_MAX) {
-        status = gn_fail(ctx, GN_ERR_UNSUPPORTED, "%s: %lld bytes is more than the %llu allowed for %s",
-                         path, (long long)st.st_size, (unsigned long long)max_size, what);
+        status = gn_fail(ctx, GN_ERR_UNSUPPORTED,
+                         "%s: %lld bytes is more than the %llu allowed for %s", path,
+                         (long long)st.st_size, (unsigned long long)max_size, what);
     } else if (st.st_size > 0) {
         void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {

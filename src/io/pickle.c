@@ -163,7 +163,8 @@ static gn_pickle_value *new_value(unpickler *u, gn_pickle_kind kind)
 
 static gn_status push(unpickler *u, gn_pickle_value *v)
 {
-    if (!v || !grow(u->ctx, (void **)&u->stack, &u->stack_capacity, u->depth + 1, sizeof(*u->stack)))
+    if (!v || !grow(u->ctx, (void **)&u->stack, &u->stack_capacity, u->depth + 1,
+                    sizeof(*u->stack)))
         return out_of_memory(u);
     u->stack[u->depth++] = v;
     return GN_OK;
@@ -215,7 +216,10 @@ static gn_status take_uint(unpickler *u, size_t n, uint64_t *out)
     const unsigned char *b = NULL;
     gn_status st = take(u, n, &b);
     if (st == GN_OK)
-        *out = n == 1 ? b[0] : n == 2 ? gn_load_le16(b) : n == 4 ? gn_load_le32(b) : gn_load_le64(b);
+        *out = n == 1   ? b[0]
+               : n == 2 ? gn_load_le16(b)
+               : n == 4 ? gn_load_le32(b)
+                        : gn_load_le64(b);
     return st;
 }
 
@@ -468,7 +472,8 @@ static gn_status push_global(unpickler *u, const char *module, size_t module_len
     for (size_t i = 0; i < sizeof(known_globals) / sizeof(known_globals[0]); i++) {
         const known_global *g = &known_globals[i];
         if (strlen(g->module) == module_length && strlen(g->name) == name_length &&
-            memcmp(g->module, module, module_length) == 0 && memcmp(g->name, name, name_length) == 0) {
+            memcmp(g->module, module, module_length) == 0 &&
+            memcmp(g->name, name, name_length) == 0) {
             gn_pickle_value *v = new_value(u, GN_PICKLE_GLOBAL);
             if (v) {
                 v->as.global.which = g->which;
@@ -477,13 +482,14 @@ static gn_status push_global(unpickler *u, const char *module, size_t module_len
             return push(u, v);
         }
     }
+    int shown_module = (int)(module_length < MAX_GLOBAL_NAME ? module_length : MAX_GLOBAL_NAME);
+    int shown_name = (int)(name_length < MAX_GLOBAL_NAME ? name_length : MAX_GLOBAL_NAME);
     return gn_fail(u->ctx, GN_ERR_UNSUPPORTED,
                    "%s: refusing global '%.*s.%.*s': a checkpoint may only name "
                    "collections.OrderedDict, torch._utils._rebuild_tensor_v2 / "
                    "_rebuild_parameter and torch.*Storage (nothing in the file is imported or run; "
                    "save model.state_dict() instead of other objects)",
-                   u->what, (int)(module_length > MAX_GLOBAL_NAME ? MAX_GLOBAL_NAME : module_length),
-                   module, (int)(name_length > MAX_GLOBAL_NAME ? MAX_GLOBAL_NAME : name_length), name);
+                   u->what, shown_module, module, shown_name, name);
 }
 
 /* Reads one "...\n" line of the GLOBAL opcode. */

@@ -80,7 +80,8 @@ static gn_status build_table(gn_context *ctx, const char *path, const gn_pickle 
     for (size_t i = 0; i < count; i++) {
         storage *s = &table->items[i];
         if (kept && strcmp(table->items[kept - 1].key, s->key) == 0) {
-            if (table->items[kept - 1].dtype != s->dtype || table->items[kept - 1].numel != s->numel)
+            const storage *first = &table->items[kept - 1];
+            if (first->dtype != s->dtype || first->numel != s->numel)
                 return gn_fail(ctx, GN_ERR_FORMAT,
                                "%s: storage '%s' is named with two different types or sizes",
                                path, s->key);
@@ -274,7 +275,8 @@ static gn_status read_legacy_storages(gn_context *ctx, cursor *c, storage_table 
                      gn_pickle_kind_name(keys->kind));
     for (size_t i = 0; st == GN_OK && i < keys->as.seq.count; i++) {
         const gn_pickle_value *key = keys->as.seq.items[i];
-        storage *s = key->kind == GN_PICKLE_STRING ? find_storage(table, key->as.string.data) : NULL;
+        storage *s =
+            key->kind == GN_PICKLE_STRING ? find_storage(table, key->as.string.data) : NULL;
         if (!s || s->data) {
             st = gn_fail(ctx, GN_ERR_FORMAT, "%s: storage key %zu is unknown or repeated", c->path,
                          i);
@@ -351,8 +353,9 @@ static gn_status find_state_dict(gn_context *ctx, const char *path, const gn_pic
 {
     for (int level = 0; level < MAX_WRAPPING; level++) {
         if (v->kind != GN_PICKLE_DICT)
-            return gn_fail(ctx, GN_ERR_FORMAT, "%s: the checkpoint holds a %s, not a dict of tensors",
-                           path, gn_pickle_kind_name(v->kind));
+            return gn_fail(ctx, GN_ERR_FORMAT,
+                           "%s: the checkpoint holds a %s, not a dict of tensors", path,
+                           gn_pickle_kind_name(v->kind));
         const char *key = NULL;
         const gn_pickle_value *odd = first_non_tensor(v, &key);
         if (!odd && v->as.seq.count > 0) {

@@ -78,7 +78,8 @@ static gn_status read_end64(gn_context *ctx, const gn_zip *zip, size_t end, dire
     dir->count = gn_load_le64(p + 32);
     dir->size = gn_load_le64(p + 40);
     dir->offset = gn_load_le64(p + 48);
-    if (gn_load_le32(p + 16) != 0 || gn_load_le32(p + 20) != 0 || gn_load_le64(p + 24) != dir->count)
+    if (gn_load_le32(p + 16) != 0 || gn_load_le32(p + 20) != 0 ||
+        gn_load_le64(p + 24) != dir->count)
         return gn_fail(ctx, GN_ERR_UNSUPPORTED, "%s: multi-disk ZIP archives are not supported",
                        zip->what);
     return GN_OK;
