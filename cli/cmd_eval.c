@@ -22,67 +22,107 @@ static const char eval_help[] =
     "  --json               print one JSON object instead of the tables\n"
     "  -h, --help           this help\n";
 
+/* Buffers for running a model on batches of a data set, prepared as the model's metadata says
+ * (canvas size, mean, std). */
+typedef struct eval_buffers {
+    gn_model *model;
+    const gn_dataset *data;
+    gn_augment aug;
+    int classes, batch;
+    float *images, *logits;
+    int32_t *labels;
+    int64_t *order;
+} eval_buffers;
+
+static void eval_buffers_free(eval_buffers *b)
+{
+    free(b->images);
+    free(b->logits);
+    free(b->labels);
+    free(b->order);
+}
+
+static int eval_buffers_init(const char *command, gn_model *model, const gn_dataset *data,
+                             int batch, eval_buffers *b)
+{
+    memset(b, 0, sizeof(*b));
+    const gn_model_config *c = gn_model_get_config(model);
+    int channels, h, w;
+    gn_dataset_shape(data, &channels, &h, &w);
+    b->model = model;
+    b->data = data;
+    b->classes = gn_model_num_classes(model);
+    b->batch = batch;
+    if (channels != c->in_channels || gn_dataset_classes(data) > b->classes)
+        return cli_usage_error(command, "the model takes %d channels and %d classes; the data has "
+                                        "%d and %d", c->in_channels, b->classes, channels,
+                               gn_dataset_classes(data));
+    b->aug.out_h = c->input_h > h ? c->input_h : h;
+    b->aug.out_w = c->input_w > w ? c->input_w : w;
+    memcpy(b->aug.mean, c->mean, sizeof(b->aug.mean));
+    memcpy(b->aug.std, c->std, sizeof(b->aug.std));
+    size_t image = (size_t)channels * b->aug.out_h * b->aug.out_w;
+    b->images = malloc((size_t)batch * image * sizeof(float));
+    b->logits = malloc((size_t)batch * b->classes * sizeof(float));
+    b->labels = malloc((size_t)batch * sizeof(int32_t));
+    b->order = malloc((size_t)batch * sizeof(int64_t));
+    if (!b->images || !b->logits || !b->labels || !b->order) {
+        eval_buffers_free(b);
+        fprintf(stderr, "ghostnet %s: error: out of memory for a batch of %d\n", command, batch);
+        return -1;
+    }
+    return 0;
+}
+
+/* Logits and labels of the n images b->order[0..n). */
+static int eval_buffers_run(const char *command, eval_buffers *b, int n)
+{
+    gn_status st = gn_dataset_batch(b->data, b->order, n, &b->aug, 0, b->images, b->labels);
+    if (st == GN_OK)
+        st = gn_model_forward(b->model, b->images, n, b->aug.out_h, b->aug.out_w, b->logits);
+    return st == GN_OK ? 0 : (cli_lib_error(command, gn_model_context(b->model), st), -1);
+}
+
+static int arg_max(const float *z, int count)
+{
+    int best = 0;
+    for (int k = 1; k < count; k++)
+        best = z[k] > z[best] ? k : best;
+    return best;
+}
+
 int cli_evaluate(const char *command, gn_model *model, const gn_dataset *data,
                  const int64_t *indices, int64_t count, int batch, int64_t *confusion,
                  cli_eval_result *result)
 {
+    eval_buffers b;
+    if (eval_buffers_init(command, model, data, batch, &b))
+        return -1;
     gn_context *ctx = gn_model_context(model);
-    const gn_model_config *c = gn_model_get_config(model);
-    int classes = gn_model_num_classes(model), channels, h, w;
-    gn_dataset_shape(data, &channels, &h, &w);
-    if (channels != c->in_channels || gn_dataset_classes(data) > classes)
-        return cli_usage_error(command, "the model takes %d channels and %d classes; the data has "
-                                        "%d and %d", c->in_channels, classes, channels,
-                               gn_dataset_classes(data));
-    gn_augment aug;
-    memset(&aug, 0, sizeof(aug));
-    aug.out_h = c->input_h > h ? c->input_h : h;
-    aug.out_w = c->input_w > w ? c->input_w : w;
-    memcpy(aug.mean, c->mean, sizeof(aug.mean));
-    memcpy(aug.std, c->std, sizeof(aug.std));
-    size_t image = (size_t)channels * aug.out_h * aug.out_w;
-    float *images = malloc((size_t)batch * image * sizeof(float));
-    float *logits = malloc((size_t)batch * classes * sizeof(float));
-    int32_t *labels = malloc((size_t)batch * sizeof(int32_t));
-    int64_t *order = malloc((size_t)batch * sizeof(int64_t));
-    int rc = 0;
-    if (!images || !logits || !labels || !order) {
-        fprintf(stderr, "ghostnet %s: error: out of memory for a batch of %d\n", command, batch);
-        rc = -1;
-    }
     double loss_sum = 0;
     int64_t correct = 0;
+    int rc = 0;
     for (int64_t first = 0; first < count && rc == 0; first += batch) {
         int n = (int)(count - first < batch ? count - first : batch);
         for (int i = 0; i < n; i++)
-            order[i] = indices ? indices[first + i] : first + i;
+            b.order[i] = indices ? indices[first + i] : first + i;
         float loss = 0;
-        gn_status st = gn_dataset_batch(data, order, n, &aug, 0, images, labels);
-        if (st == GN_OK)
-            st = gn_model_forward(model, images, n, aug.out_h, aug.out_w, logits);
-        if (st == GN_OK)
-            st = gn_cross_entropy(ctx, logits, labels, n, classes, 0.0f, &loss, NULL);
-        if (st != GN_OK) {
-            cli_lib_error(command, ctx, st);
-            rc = -1;
+        rc = eval_buffers_run(command, &b, n);
+        gn_status st = rc ? GN_OK : gn_cross_entropy(ctx, b.logits, b.labels, n, b.classes, 0.0f,
+                                                     &loss, NULL);
+        if (st != GN_OK)
+            rc = (cli_lib_error(command, ctx, st), -1);
+        if (rc)
             break;
-        }
         loss_sum += (double)loss * n;
         for (int i = 0; i < n; i++) {
-            const float *z = logits + (size_t)i * classes;
-            int best = 0;
-            for (int k = 1; k < classes; k++)
-                if (z[k] > z[best])
-                    best = k;
-            correct += best == labels[i];
+            int best = arg_max(b.logits + (size_t)i * b.classes, b.classes);
+            correct += best == b.labels[i];
             if (confusion)
-                confusion[(size_t)labels[i] * classes + best]++;
+                confusion[(size_t)b.labels[i] * b.classes + best]++;
         }
     }
-    free(images);
-    free(logits);
-    free(labels);
-    free(order);
+    eval_buffers_free(&b);
     result->count = count;
     result->loss = count ? loss_sum / (double)count : NAN;
     result->accuracy = count ? (double)correct / (double)count : NAN;
@@ -160,48 +200,26 @@ static void draw(const float *image, int h, int w, float mean, float std)
 /* The first count images of the set, drawn, with the model's top prediction. */
 static int show_predictions(gn_model *model, const gn_dataset *data, int count)
 {
+    eval_buffers b;
+    if (eval_buffers_init("eval", model, data, count, &b))
+        return -1;
+    for (int i = 0; i < count; i++)
+        b.order[i] = i;
+    int rc = eval_buffers_run("eval", &b, count);
     const gn_model_config *c = gn_model_get_config(model);
-    int classes = gn_model_num_classes(model), channels, h, w;
-    gn_dataset_shape(data, &channels, &h, &w);
-    gn_augment aug;
-    memset(&aug, 0, sizeof(aug));
-    aug.out_h = c->input_h > h ? c->input_h : h;
-    aug.out_w = c->input_w > w ? c->input_w : w;
-    memcpy(aug.mean, c->mean, sizeof(aug.mean));
-    memcpy(aug.std, c->std, sizeof(aug.std));
-    size_t image = (size_t)channels * aug.out_h * aug.out_w;
-    float *images = malloc((size_t)count * image * sizeof(float));
-    float *logits = malloc((size_t)count * classes * sizeof(float));
-    int32_t *labels = malloc((size_t)count * sizeof(int32_t));
-    int64_t *order = malloc((size_t)count * sizeof(int64_t));
-    int rc = images && logits && labels && order ? 0 : -1;
-    for (int i = 0; rc == 0 && i < count; i++)
-        order[i] = i;
-    gn_context *ctx = gn_model_context(model);
-    gn_status st = GN_OK;
-    if (rc == 0)
-        st = gn_dataset_batch(data, order, count, &aug, 0, images, labels);
-    if (rc == 0 && st == GN_OK)
-        st = gn_model_forward(model, images, count, aug.out_h, aug.out_w, logits);
-    if (st != GN_OK)
-        rc = (cli_lib_error("eval", ctx, st), -1);
+    size_t image = (size_t)c->in_channels * b.aug.out_h * b.aug.out_w;
     for (int i = 0; rc == 0 && i < count; i++) {
-        const float *z = logits + (size_t)i * classes;
-        int best = 0;
+        const float *z = b.logits + (size_t)i * b.classes;
+        int best = arg_max(z, b.classes);
         double sum = 0;
-        for (int k = 1; k < classes; k++)
-            best = z[k] > z[best] ? k : best;
-        for (int k = 0; k < classes; k++)
+        for (int k = 0; k < b.classes; k++)
             sum += exp((double)(z[k] - z[best]));
         printf("\nimage %d: true %s, predicted %s (p = %.3f)%s\n", i,
-               gn_dataset_class_name(data, labels[i]), gn_dataset_class_name(data, best),
-               1.0 / sum, best == labels[i] ? "" : "  <- wrong");
-        draw(images + (size_t)i * image, aug.out_h, aug.out_w, c->mean[0], c->std[0]);
+               gn_dataset_class_name(data, b.labels[i]), gn_dataset_class_name(data, best),
+               1.0 / sum, best == b.labels[i] ? "" : "  <- wrong");
+        draw(b.images + (size_t)i * image, b.aug.out_h, b.aug.out_w, c->mean[0], c->std[0]);
     }
-    free(images);
-    free(logits);
-    free(labels);
-    free(order);
+    eval_buffers_free(&b);
     return rc;
 }
 
