@@ -183,13 +183,17 @@ class Classify(T.CliTestCase):
         single = self.classify(images[:1], "--json")
         self.assertEqual(single.stdout.splitlines()[0], res.stdout.splitlines()[0])
 
-    def test_model_file_and_class_names(self):
+    def test_model_file_timm_file_and_class_names(self):
         converted = path("converted.safetensors")
         self.assertSucceeded(T.run_cli("convert", self.weights, "-o", converted))
-        a = T.run_cli("classify", "--weights", converted, "--json", shipped("coffee.png"))
+        timm = path("timm_style.safetensors")  # no ghostnet metadata, read directly
+        R.save_safetensors(timm, R.state_dict_for_file(self.model.state_dict()), {"format": "pt"})
         b = self.classify([shipped("coffee.png")], "--json")
-        self.assertSucceeded(a)
-        self.assertEqual(a.stdout, b.stdout)
+        self.assertSucceeded(b)
+        for weights in (converted, timm):
+            a = T.run_cli("classify", "--weights", weights, "--json", shipped("coffee.png"))
+            self.assertSucceeded(a)
+            self.assertEqual(a.stdout, b.stdout)
         shipped_names = open(os.path.join(T.ROOT, "data", "imagenet_classes.txt")).read()
         self.assertEqual(shipped_names.splitlines(), list(_IMAGENET_CATEGORIES))
 
