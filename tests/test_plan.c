@@ -8,7 +8,9 @@
  * twice, the model input), Ghost modules with ratio 3 and a truncated cheap half, grouped and
  * 7x7 convolutions, max pooling, linear layers on whole maps, dropout, 1x1 inputs. BN
  * statistics are random so that folding is tested. Each plan also runs twice (borders and
- * arena reuse leave no state) and through gn_model_forward; thread counts agree to the bit; a
+ * arena reuse leave no state) and through gn_model_forward; thread counts agree to the bit. The
+ * CIFAR ResNet and VGG-16 of the paper's plug-and-play tests run plain and ghostified (ratios
+ * 2, 3 and 4, cheap kernels 1, 3 and 5), at 32x32 and a non-square size. Finally a
  * training step drops the plan (it holds a copy of the weights). */
 #include "harness.h"
 
@@ -142,6 +144,43 @@ static gn_status ghostnet_wide(gn_context *ctx, gn_model **out)
     return ghostnet(ctx, 1.3, 0, out);
 }
 
+/* The paper's CIFAR models (Sec. 4.1): ResNet and VGG-16, plain and ghostified. */
+static gn_status cifar(gn_context *ctx, gn_arch arch, int depth, int ratio, int cheap,
+                       gn_model **out)
+{
+    gn_model_config c;
+    gn_model_config_default(&c, arch);
+    c.depth = depth;
+    c.ghost_ratio = ratio;
+    c.ghost_kernel = cheap;
+    return gn_model_create(ctx, &c, 5, out);
+}
+
+static gn_status resnet20(gn_context *ctx, gn_model **out)
+{
+    return cifar(ctx, GN_ARCH_RESNET, 20, 0, 0, out);
+}
+
+static gn_status ghost_resnet56(gn_context *ctx, gn_model **out)
+{
+    return cifar(ctx, GN_ARCH_RESNET, 56, 2, 3, out);
+}
+
+static gn_status ghost_resnet20_s4(gn_context *ctx, gn_model **out)
+{
+    return cifar(ctx, GN_ARCH_RESNET, 20, 4, 1, out);
+}
+
+static gn_status vgg16(gn_context *ctx, gn_model **out)
+{
+    return cifar(ctx, GN_ARCH_VGG, 16, 0, 0, out);
+}
+
+static gn_status ghost_vgg16_s3(gn_context *ctx, gn_model **out)
+{
+    return cifar(ctx, GN_ARCH_VGG, 16, 3, 5, out);
+}
+
 /* Every fusion rule and fallback in one graph (see the file comment). */
 static gn_status fusion_zoo(gn_context *ctx, gn_model **out)
 {
@@ -255,6 +294,11 @@ static const model_case cases[] = {
     {"GhostNet 1.0", ghostnet_full, 1, 224, 224},
     {"GhostNet 1.0 batch 2 odd size", ghostnet_full, 2, 97, 67},
     {"GhostNet 1.3", ghostnet_wide, 1, 160, 160},
+    {"ResNet-20", resnet20, 2, 32, 32},
+    {"Ghost-ResNet-56 (s=2, d=3)", ghost_resnet56, 1, 32, 32},
+    {"Ghost-ResNet-20 (s=4, d=1)", ghost_resnet20_s4, 3, 24, 40},
+    {"VGG-16", vgg16, 2, 32, 32},
+    {"Ghost-VGG-16 (s=3, d=5)", ghost_vgg16_s3, 1, 32, 32},
 };
 
 static void check_case(const model_case *c, const char *isa, float **outputs)

@@ -2,7 +2,8 @@
  * references: convolutions through the GEMM path (1x1, k x k, strided, grouped, depthwise with
  * multipliers, linear-style whole-map kernels, truncated outputs, squeeze-excite gates) and
  * the depthwise path (3x3 and 5x5 stride 1 and 2, other kernels and strides), each with every
- * epilogue (activations, residual, raw copy); affine, pooling and layout kernels. Shapes are
+ * epilogue (activations, residual, raw copy), and k-paired narrow panels (at most half a
+ * vector of outputs); affine, pooling and layout kernels. Shapes are
  * odd on purpose: 1x1 and 7x7 maps, channel counts that are not multiples of any vector
  * length. Views have channel offsets and pixel strides wider than their channels, inputs sit
  * in zero borders, and outputs start as a sentinel that must survive outside the channels a
@@ -204,6 +205,12 @@ static const conv_case gemm_cases[] = {
     {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0},  /* dw x2, keep  */
     {1, 4, 12, 5, 5, 5, 3, 2, 4, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},  /* dw x3       */
     {3, 33, 65, 10, 3, 3, 3, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_RELU, 1, 1, 0},
+    /* panels of at most half a vector: k-paired on vector ISAs, odd and even kc */
+    {2, 7, 3, 9, 9, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 1},
+    {1, 16, 8, 32, 32, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0},
+    {1, 1, 1, 5, 4, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0},
+    {3, 6, 5, 6, 6, 3, 2, 1, 1, 4, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 1},
+    {1, 12, 6, 7, 7, 3, 1, 1, 3, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0},
 };
 
 static const conv_case dw_cases[] = {

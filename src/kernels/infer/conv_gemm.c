@@ -31,17 +31,34 @@ static int panel_width(const gn_conv_weights *p, int panel)
     return nv * p->kernels->vl;
 }
 
-static void pack_panel(const gn_conv_desc *d, const float *w, const float *scale, int group,
-                       int col0, int width, float *dst)
+/* Rows of a panel per tap: one per input channel, or per pair of them when k-paired. */
+static int rows_per_tap(const gn_conv_desc *d, int paired)
+{
+    return paired ? (d->in_per_group + 1) / 2 : d->in_per_group;
+}
+
+/* The input channel of lane j in row r of a tap (-1: a paired panel's zero padding). */
+static int lane_channel(const gn_conv_desc *d, int paired, int r, int j)
+{
+    if (!paired)
+        return r;
+    int ci = 2 * r + (j & 1);
+    return ci < d->in_per_group ? ci : -1;
+}
+
+static void pack_panel(const gn_conv_desc *d, const float *w, const float *scale, int paired,
+                       int group, int col0, int width, float *dst)
 {
     int k = d->kernel, cin = d->in_per_group, cols = d->out_per_group;
+    int rows = rows_per_tap(d, paired);
     for (int tap = 0; tap < k * k; tap++) {
-        for (int ci = 0; ci < cin; ci++) {
-            float *row = dst + ((size_t)tap * cin + ci) * (size_t)width;
+        for (int r = 0; r < rows; r++) {
+            float *row = dst + ((size_t)tap * rows + r) * (size_t)width;
             for (int j = 0; j < width; j++) {
-                int col = col0 + j, o = group * cols + col;
+                int ci = lane_channel(d, paired, r, j);
+                int col = col0 + (paired ? j / 2 : j), o = group * cols + col;
                 size_t at = ((size_t)o * cin + ci) * (size_t)(k * k) + (size_t)tap;
-                row[j] = col < cols ? w[at] * (scale ? scale[o] : 1.0f) : 0.0f;
+                row[j] = col < cols && ci >= 0 ? w[at] * (scale ? scale[o] : 1.0f) : 0.0f;
             }
         }
     }
@@ -56,11 +73,12 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
     int nv = ceil_div(cols, vl) < k->nv_max ? ceil_div(cols, vl) : k->nv_max;
     int nr = nv * vl;
     out->kernels = k;
+    out->paired = k->gemm_tile_paired && 2 * cols <= vl;
     out->nv = nv;
     out->mr = k->mr[nv];
     out->panels = ceil_div(cols, nr);
     out->last_nv = ceil_div(cols - (out->panels - 1) * nr, vl);
-    size_t rows = (size_t)d->kernel * d->kernel * d->in_per_group;
+    size_t rows = (size_t)d->kernel * d->kernel * rows_per_tap(d, out->paired);
     out->panel_floats = rows * (size_t)nr;
     out->group_floats = (size_t)(out->panels - 1) * out->panel_floats +
                         rows * (size_t)(out->last_nv * vl);
@@ -75,7 +93,7 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
         for (int p = 0; p < out->panels; p++) {
             int col0 = p * nr;
             float *dst = out->weights + (size_t)g * out->group_floats + p * out->panel_floats;
-            pack_panel(d, w, scale, g, col0, panel_width(out, p), dst);
+            pack_panel(d, w, scale, out->paired, g, col0, panel_width(out, p), dst);
             float *b = out->bias + ((size_t)g * out->panels + p) * nr;
             for (int j = 0; j < nr; j++)
                 b[j] = bias && col0 + j < cols ? bias[g * cols + col0 + j] : 0.0f;
@@ -118,15 +136,18 @@ size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
     return pointer_bytes(p, kernel) + (gated ? p->panel_floats * sizeof(float) : 0);
 }
 
-/* The panel with each (tap, input channel) row multiplied by that channel's gate. */
-static void gate_panel(const float *b, int taps, int cin, int width, const float *gate,
-                       float *dst)
+/* The panel with each weight multiplied by the gate of its input channel. */
+static void gate_panel(const gn_conv_desc *d, int paired, const float *b, int width,
+                       const float *gate, float *dst)
 {
-    for (int tap = 0; tap < taps; tap++)
-        for (int ci = 0; ci < cin; ci++) {
-            size_t at = ((size_t)tap * cin + ci) * (size_t)width;
-            for (int j = 0; j < width; j++)
-                dst[at + j] = b[at + j] * gate[ci];
+    int rows = rows_per_tap(d, paired);
+    for (int tap = 0; tap < d->kernel * d->kernel; tap++)
+        for (int r = 0; r < rows; r++) {
+            size_t at = ((size_t)tap * rows + r) * (size_t)width;
+            for (int j = 0; j < width; j++) {
+                int ci = lane_channel(d, paired, r, j);
+                dst[at + j] = ci >= 0 ? b[at + j] * gate[ci] : 0.0f;
+            }
         }
 }
 
@@ -202,7 +223,7 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
                      run->panel * p->panel_floats;
     if (d->gate) {
         float *gated = (float *)((char *)scratch + pointer_bytes(p, d->kernel));
-        gate_panel(b, taps, d->in_per_group, width,
+        gate_panel(d, p->paired, b, width,
                    d->gate + run->block * d->gate_stride + run->group * d->in_per_group, gated);
         b = gated;
     }
@@ -225,7 +246,10 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
         int64_t first = tile * p->mr;
         t.mr = (int)(grid->span - first < p->mr ? grid->span - first : p->mr);
         point_rows(d, &at, t.mr, run->group * d->in_per_group, out_channel, a, &r);
-        k->gemm_tile[width / k->vl](&t);
+        if (p->paired)
+            k->gemm_tile_paired(&t);
+        else
+            k->gemm_tile[width / k->vl](&t);
     }
 }
 

@@ -113,6 +113,9 @@ typedef struct gn_infer_kernels {
     int nv_max;                    /* widest GEMM panel, in vectors                            */
     int mr[GN_NV_LIMIT + 1];       /* tile rows for a panel of nv vectors                      */
     void (*gemm_tile[GN_NV_LIMIT + 1])(const gn_tile *t);
+    /* The same for panels of at most vl / 2 columns packed k-paired (gn_conv_pack), or NULL:
+     * lanes 2j and 2j + 1 hold column j for even and odd k (infer_body.h). */
+    void (*gemm_tile_paired)(const gn_tile *t);
     void (*dw_row)(const gn_dw_row *r);
     void (*affine_row)(const gn_affine_row *r);
     void (*maxpool_row)(const gn_maxpool_row *r);
@@ -144,9 +147,11 @@ typedef struct gn_conv_desc {
 
 /* Weights packed for the GEMM path: per group, panels of nr = nv * vl output channels; in a
  * panel, row (tap, input channel) holds its panel-width floats. The last panel of a group may
- * be narrower (last_nv vectors). */
+ * be narrower (last_nv vectors). Groups of at most vl / 2 outputs are packed k-paired when the
+ * ISA has the paired tile: one panel whose row (tap, q) interleaves input channels 2q, 2q + 1. */
 typedef struct gn_conv_weights {
     const gn_infer_kernels *kernels;
+    int paired;
     int nv, last_nv, mr, panels;   /* panels per group                                         */
     size_t panel_floats;           /* floats of a full panel                                   */
     size_t group_floats;

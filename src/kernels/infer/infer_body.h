@@ -137,6 +137,68 @@ GN_GEMM_TILE_FN(7, GN_INFER_MR7)
 GN_GEMM_TILE_FN(8, GN_INFER_MR8)
 #endif
 
+/* ---- k-paired GEMM tile, for panels of at most GN_VL / 2 columns ---------------------------- */
+
+#if GN_VL >= 4
+/* A panel of a few columns would leave most lanes of a vector idle. Here lane 2j + e holds
+ * column j's products for the k-steps of parity e: one 64-bit broadcast of a row's inputs k and
+ * k + 1 and one FMA do two k-steps of every column, and the epilogue adds the lane pairs. The
+ * packed panel holds, in row (tap, q), w[2q][j] and w[2q + 1][j] side by side; an odd kc ends
+ * with a row whose odd lanes are zero, met with a one-float broadcast so that no input is read
+ * past the row. */
+GN_INLINE void gemm_paired_body(const int mr, const gn_tile *t)
+{
+    gn_vf acc[GN_TILE_ROWS];
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++)
+        acc[i] = gn_vzero();
+    const float *b = t->b;
+    for (int tap = 0; tap < t->taps; tap++) {
+        const float *a[GN_TILE_ROWS];
+        GN_INFER_UNROLL
+        for (int i = 0; i < mr; i++)
+            a[i] = t->a[tap * mr + i];
+        int k = 0;
+        for (; k + 1 < t->kc; k += 2, b += GN_VL) {
+            gn_vf bv = gn_vload(b);
+            GN_INFER_UNROLL
+            for (int i = 0; i < mr; i++)
+                acc[i] = gn_vfma(gn_vset1_pair(a[i] + k), bv, acc[i]);
+        }
+        if (k < t->kc) {
+            gn_vf bv = gn_vload(b);
+            GN_INFER_UNROLL
+            for (int i = 0; i < mr; i++)
+                acc[i] = gn_vfma(gn_vset1(a[i][k]), bv, acc[i]);
+            b += GN_VL;
+        }
+    }
+    gn_vf bias = gn_vload(t->bias);
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++)
+        finish(gn_vadd(gn_vpair_sums(acc[i]), bias), t->nr, t->act, t->raw ? t->raw[i] : NULL,
+               t->residual ? t->residual[i] : NULL, t->act_after, t->y[i]);
+}
+
+#define GN_PAIRED_CASE(M)                                                                      \
+    case M:                                                                                    \
+        if (M <= GN_INFER_MR1)                                                                 \
+            gemm_paired_body(M, t);                                                            \
+        break;
+
+static void gemm_tile_paired(const gn_tile *t)
+{
+    switch (t->mr) {
+        GN_PAIRED_CASE(1) GN_PAIRED_CASE(2) GN_PAIRED_CASE(3) GN_PAIRED_CASE(4)
+        GN_PAIRED_CASE(5) GN_PAIRED_CASE(6) GN_PAIRED_CASE(7) GN_PAIRED_CASE(8)
+        GN_PAIRED_CASE(9) GN_PAIRED_CASE(10) GN_PAIRED_CASE(11) GN_PAIRED_CASE(12)
+        GN_PAIRED_CASE(13) GN_PAIRED_CASE(14) GN_PAIRED_CASE(15) GN_PAIRED_CASE(16)
+    default:
+        break;
+    }
+}
+#endif
+
 /* ---- depthwise row -------------------------------------------------------------------------- */
 
 /* Output columns per step: each kernel row's input columns are loaded once and shared by the
@@ -298,6 +360,9 @@ const gn_infer_kernels GN_INFER_TABLE = {
                   gemm_tile_nv5, gemm_tile_nv6, gemm_tile_nv7, gemm_tile_nv8,
 #endif
     },
+#if GN_VL >= 4
+    .gemm_tile_paired = gemm_tile_paired,
+#endif
     .dw_row = dw_row,
     .affine_row = affine_row,
     .maxpool_row = maxpool_row,

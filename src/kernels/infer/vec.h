@@ -1,7 +1,10 @@
 /* Vector operations for the inference kernels: the ISA levels of kernels/gemm/simd.h (0 scalar,
  * 1 AVX2+FMA, 2 AVX-512) plus level 3, aarch64 Advanced SIMD, and the few operations the
- * epilogues need beyond the GEMM's (max, min, divide). The including file defines
- * GN_SIMD_LEVEL first. */
+ * epilogues need beyond the GEMM's (max, min, divide), and, for vector levels, the pair
+ * operations of the k-paired GEMM tile:
+ *   gn_vset1_pair(p):  p[0], p[1], p[0], p[1], ... (one 64-bit broadcast)
+ *   gn_vpair_sums(v):  lane j < GN_VL / 2 gets v[2j] + v[2j + 1].
+ * The including file defines GN_SIMD_LEVEL first. */
 #ifndef GN_INFER_VEC_H
 #define GN_INFER_VEC_H
 
@@ -42,17 +45,48 @@ GN_INLINE float gn_vsum(gn_vf v) { return vaddvq_f32(v); }
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return vmaxq_f32(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return vminq_f32(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return vdivq_f32(a, b); }
+GN_INLINE gn_vf gn_vset1_pair(const float *p)
+{
+    return vreinterpretq_f32_f64(vld1q_dup_f64((const double *)(const void *)p));
+}
+GN_INLINE gn_vf gn_vpair_sums(gn_vf v) { return vpaddq_f32(v, v); }
 #else
 #include "kernels/gemm/simd.h"
+
+#include <string.h>
 
 #if GN_SIMD_LEVEL == 2
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm512_max_ps(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm512_min_ps(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm512_div_ps(a, b); }
+GN_INLINE gn_vf gn_vset1_pair(const float *p)
+{
+    double pair;
+    memcpy(&pair, p, sizeof(pair));
+    return _mm512_castpd_ps(_mm512_set1_pd(pair));
+}
+GN_INLINE gn_vf gn_vpair_sums(gn_vf v)
+{
+    gn_vf sums = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 14, 12, 10, 8, 6,
+                                                  4, 2, 0),
+                                 sums);
+}
 #elif GN_SIMD_LEVEL == 1
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm256_max_ps(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm256_min_ps(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm256_div_ps(a, b); }
+GN_INLINE gn_vf gn_vset1_pair(const float *p)
+{
+    double pair;
+    memcpy(&pair, p, sizeof(pair));
+    return _mm256_castpd_ps(_mm256_set1_pd(pair));
+}
+GN_INLINE gn_vf gn_vpair_sums(gn_vf v)
+{
+    gn_vf sums = _mm256_add_ps(v, _mm256_permute_ps(v, 0xb1));
+    return _mm256_permutevar8x32_ps(sums, _mm256_set_epi32(6, 4, 2, 0, 6, 4, 2, 0));
+}
 #else
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return a > b ? a : b; }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return a < b ? a : b; }
