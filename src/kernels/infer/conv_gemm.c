@@ -125,9 +125,11 @@ int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p)
     return (int64_t)active_groups(d) * g.blocks * p->panels * g.tiles;
 }
 
+/* Scratch for a tile's input pointers and the taps' offsets. */
 static size_t pointer_bytes(const gn_conv_weights *p, int kernel)
 {
-    size_t bytes = (size_t)kernel * kernel * (size_t)p->mr * sizeof(const float *);
+    size_t taps = (size_t)kernel * kernel;
+    size_t bytes = taps * (size_t)p->mr * sizeof(const float *) + taps * sizeof(ptrdiff_t);
     return (bytes + 63) / 64 * 64;
 }
 
@@ -163,41 +165,66 @@ typedef struct tile_rows {
     float *raw[GN_TILE_ROWS];
 } tile_rows;
 
-/* An output pixel, advanced row by row without divisions. */
-typedef struct pixel {
+/* Where the next row of a tile reads and writes: the output pixel and the pointers of its
+ * input (top-left tap), output and epilogue views. Advancing one pixel is a few additions;
+ * only the end of an output row needs the pointers recomputed. */
+typedef struct cursor {
     int img, oy, ox;
-} pixel;
+    const float *x;
+    float *y, *raw;
+    const float *residual;
+} cursor;
 
-static pixel pixel_of(const gn_conv_desc *d, int64_t m)
+static void cursor_point(const gn_conv_desc *d, cursor *c, int in_channel, int out_channel)
+{
+    c->x = at_pixel(d->x, c->img, c->oy * d->stride - d->padding, -d->padding, in_channel) +
+           (ptrdiff_t)c->ox * d->stride * d->x.pixel_stride;
+    c->y = at_pixel(d->y, c->img, c->oy, c->ox, out_channel);
+    c->raw = d->ep.raw.data ? at_pixel(d->ep.raw, c->img, c->oy, c->ox, out_channel) : NULL;
+    c->residual = d->ep.residual.data
+                      ? at_pixel(d->ep.residual, c->img, c->oy, c->ox, out_channel)
+                      : NULL;
+}
+
+static cursor cursor_at(const gn_conv_desc *d, int64_t m, int in_channel, int out_channel)
 {
     int64_t plane = (int64_t)d->out_h * d->out_w;
     int rem = (int)(m % plane);
-    pixel at = {(int)(m / plane), rem / d->out_w, rem % d->out_w};
-    return at;
+    cursor c = {(int)(m / plane), rem / d->out_w, rem % d->out_w, NULL, NULL, NULL, NULL};
+    cursor_point(d, &c, in_channel, out_channel);
+    return c;
 }
 
-static void point_rows(const gn_conv_desc *d, pixel *at, int rows, int in_channel,
-                       int out_channel, const float **a, tile_rows *r)
+static void cursor_next(const gn_conv_desc *d, cursor *c, int in_channel, int out_channel)
 {
-    int k = d->kernel;
+    if (++c->ox < d->out_w) {
+        c->x += (ptrdiff_t)d->stride * d->x.pixel_stride;
+        c->y += d->y.pixel_stride;
+        c->raw = c->raw ? c->raw + d->ep.raw.pixel_stride : NULL;
+        c->residual = c->residual ? c->residual + d->ep.residual.pixel_stride : NULL;
+        return;
+    }
+    c->ox = 0;
+    if (++c->oy == d->out_h) {
+        c->oy = 0;
+        c->img++;
+    }
+    cursor_point(d, c, in_channel, out_channel);
+}
+
+/* Fills the tile's row pointers from the cursor and moves it past the tile. tap_offset[t] is
+ * tap t's offset from the top-left tap. */
+static void point_rows(const gn_conv_desc *d, cursor *c, int rows, const ptrdiff_t *tap_offset,
+                       int in_channel, int out_channel, const float **a, tile_rows *r)
+{
+    int taps = d->kernel * d->kernel;
     for (int i = 0; i < rows; i++) {
-        const float *x = at_pixel(d->x, at->img, at->oy * d->stride - d->padding,
-                                  at->ox * d->stride - d->padding, in_channel);
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++)
-                a[(ky * k + kx) * rows + i] = x + ky * d->x.row_stride + kx * d->x.pixel_stride;
-        r->y[i] = at_pixel(d->y, at->img, at->oy, at->ox, out_channel);
-        if (d->ep.residual.data)
-            r->residual[i] = at_pixel(d->ep.residual, at->img, at->oy, at->ox, out_channel);
-        if (d->ep.raw.data)
-            r->raw[i] = at_pixel(d->ep.raw, at->img, at->oy, at->ox, out_channel);
-        if (++at->ox == d->out_w) {
-            at->ox = 0;
-            if (++at->oy == d->out_h) {
-                at->oy = 0;
-                at->img++;
-            }
-        }
+        for (int t = 0; t < taps; t++)
+            a[t * rows + i] = c->x + tap_offset[t];
+        r->y[i] = c->y;
+        r->raw[i] = c->raw;
+        r->residual[i] = c->residual;
+        cursor_next(d, c, in_channel, out_channel);
     }
 }
 
@@ -241,11 +268,17 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     t.y = r.y;
     t.residual = d->ep.residual.data ? r.residual : NULL;
     t.raw = d->ep.raw.data ? r.raw : NULL;
-    pixel at = pixel_of(d, run->block * grid->span + run->first * p->mr);
+    ptrdiff_t *tap_offset = (ptrdiff_t *)(void *)(a + (size_t)taps * p->mr);
+    for (int ky = 0; ky < d->kernel; ky++)
+        for (int kx = 0; kx < d->kernel; kx++)
+            tap_offset[ky * d->kernel + kx] = ky * d->x.row_stride + kx * d->x.pixel_stride;
+    int in_channel = run->group * d->in_per_group;
+    cursor c = cursor_at(d, run->block * grid->span + run->first * p->mr, in_channel,
+                         out_channel);
     for (int64_t tile = run->first; tile < run->end; tile++) {
         int64_t first = tile * p->mr;
         t.mr = (int)(grid->span - first < p->mr ? grid->span - first : p->mr);
-        point_rows(d, &at, t.mr, run->group * d->in_per_group, out_channel, a, &r);
+        point_rows(d, &c, t.mr, tap_offset, in_channel, out_channel, a, &r);
         if (p->paired)
             k->gemm_tile_paired(&t);
         else
