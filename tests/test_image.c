@@ -3,7 +3,8 @@
  * any correct resize has (constants stay constant, same size is the identity, a window equals
  * the crop of the full resize), PIL's gray weights, and hostile files refused before any
  * pixel memory: PNG/BMP/PPM headers claiming huge or empty images, bad PPM headers, 16-bit PPM,
- * compressed BMP and truncated files. */
+ * compressed BMP and truncated files. gn_image_preprocess on a file gives torchvision's float32
+ * arithmetic and refuses options whose crop does not fit or whose std is not positive. */
 #include "harness.h"
 #include "image/image.h"
 
@@ -193,6 +194,36 @@ static void test_hostile(gn_context *ctx)
     expect(ctx, "", 0, GN_ERR_UNSUPPORTED, "not a JPEG, PNG");
 }
 
+/* The public call on a file: a constant image stays constant through resize and crop, so every
+ * output is (v / 255 - mean) / std in float32, as torchvision computes it. */
+static void test_preprocess(gn_context *ctx)
+{
+    static const char header[] = "P6\n6 4\n255\n";
+    static const unsigned char rgb[3] = {200, 100, 7};
+    unsigned char file[sizeof(header) - 1 + 6 * 4 * 3];
+    memcpy(file, header, sizeof(header) - 1);
+    for (size_t k = 0; k < 6 * 4 * 3; k++)
+        file[sizeof(header) - 1 + k] = rgb[k % 3];
+    const char *path = gn_test_path("constant.ppm");
+    CHECK(gn_test_write_file(path, file, sizeof(file)) == 0);
+    gn_preprocess p = {.resize = 9, .crop_h = 8, .crop_w = 5, .channels = 3,
+                       .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+    float out[3 * 8 * 5];
+    gn_status st = gn_image_preprocess(ctx, path, &p, out);
+    CHECK_MSG(st == GN_OK, "%s", gn_context_error(ctx));
+    for (int c = 0; c < 3 && st == GN_OK; c++) {
+        float want = ((float)rgb[c] / 255.0f - p.mean[c]) / p.std[c];
+        for (int i = 0; i < 8 * 5; i++)
+            CHECK_MSG(out[c * 40 + i] == want, "channel %d: %g != %g", c, (double)out[c * 40 + i],
+                      (double)want);
+    }
+    p.resize = 7; /* the crop no longer fits */
+    CHECK(gn_image_preprocess(ctx, path, &p, out) == GN_ERR_ARGUMENT);
+    p.resize = 9;
+    p.std[1] = 0.0f;
+    CHECK(gn_image_preprocess(ctx, path, &p, out) == GN_ERR_ARGUMENT);
+}
+
 int main(void)
 {
     gn_context *ctx = NULL;
@@ -202,6 +233,7 @@ int main(void)
     test_resize_properties(ctx);
     test_channels(ctx);
     test_hostile(ctx);
+    test_preprocess(ctx);
     gn_context_destroy(ctx);
     return gn_test_finish("test_image");
 }
