@@ -3,7 +3,8 @@
  * multipliers, linear-style whole-map kernels, truncated outputs, squeeze-excite gates) and
  * the depthwise path (3x3 and 5x5 stride 1 and 2, other kernels and strides), each with every
  * epilogue (activations, residual, raw copy), and k-paired narrow panels (at most half a
- * vector of outputs); affine, pooling and layout kernels. Shapes are
+ * vector of outputs) and first layers reading an NCHW input directly; affine, pooling and
+ * layout kernels. Shapes are
  * odd on purpose: 1x1 and 7x7 maps, channel counts that are not multiples of any vector
  * length. Views have channel offsets and pixel strides wider than their channels, inputs sit
  * in zero borders, and outputs start as a sentinel that must survive outside the channels a
@@ -108,6 +109,7 @@ typedef struct conv_case {
     int keep;      /* outputs computed (0: all)          */
     gn_act act, act_after;
     int residual, raw, gate;
+    int nchw;      /* read a dense NCHW input directly   */
 } conv_case;
 
 typedef struct conv_job {
@@ -142,6 +144,12 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
     int oh = (c->h + 2 * c->p - c->k) / c->s + 1, ow = (c->w + 2 * c->p - c->k) / c->s + 1;
     int keep = c->keep ? c->keep : c->out_c;
     tensor x = make_tensor(rng, c->n, c->h, c->w, c->in_c, c->p, 3, 1, 1);
+    if (c->nchw) { /* dense NCHW, no border: reads outside it would be caught by ASan */
+        free(x.block);
+        x.floats = (size_t)c->n * c->in_c * c->h * c->w;
+        x.block = random_floats(rng, x.floats, -1.0f, 1.0f);
+        x.view = (gn_view){x.block, (ptrdiff_t)c->in_c * c->h * c->w, c->w, 1};
+    }
     tensor y = make_tensor(rng, c->n, oh, ow, c->out_c, 0, 5, 2, 0);
     tensor raw = make_tensor(rng, c->n, oh, ow, c->out_c, 0, 1, 0, 0);
     tensor res = make_tensor(rng, c->n, oh, ow, c->out_c, 0, 2, 1, 1);
@@ -154,7 +162,8 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
     memset(&j, 0, sizeof(j));
     gn_conv_desc d = {c->n, c->h, c->w, oh, ow, c->k, c->s, c->p, c->groups,
                       c->in_c / c->groups, c->out_c / c->groups, keep, x.view, y.view,
-                      {c->act, {0}, {0}, c->act_after}, c->gate ? gate : NULL, c->in_c + 4};
+                      {c->act, {0}, {0}, c->act_after}, c->gate ? gate : NULL, c->in_c + 4,
+                      c->nchw};
     if (c->raw)
         d.ep.raw = raw.view;
     if (c->residual)
@@ -176,9 +185,9 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
     }
     char shape[160];
     snprintf(shape, sizeof(shape),
-             "n%d %d->%d(keep %d) %dx%d k%d s%d p%d g%d act%d/%d res%d raw%d gate%d", c->n,
-             c->in_c, c->out_c, keep, c->h, c->w, c->k, c->s, c->p, c->groups, c->act,
-             c->act_after, c->residual, c->raw, c->gate);
+             "n%d %d->%d(keep %d) %dx%d k%d s%d p%d g%d act%d/%d res%d raw%d gate%d nchw%d",
+             c->n, c->in_c, c->out_c, keep, c->h, c->w, c->k, c->s, c->p, c->groups, c->act,
+             c->act_after, c->residual, c->raw, c->gate, c->nchw);
     double tol = 1e-5 * sqrt((double)(c->in_c / c->groups) * c->k * c->k);
     blocks_match(&y, &y_ref, tol, depthwise ? "dwconv" : "conv", isa, shape);
     blocks_match(&raw, &raw_ref, tol, depthwise ? "dwconv raw" : "conv raw", isa, shape);
@@ -190,40 +199,54 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
 }
 
 static const conv_case gemm_cases[] = {
-    /* n  in  out   h   w  k  s  p  g keep act              act_after     res raw gate */
-    {1, 16, 8, 13, 11, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0},
-    {2, 40, 120, 7, 7, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},
-    {1, 37, 53, 9, 6, 1, 1, 0, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 0, 1},
-    {3, 21, 70, 5, 5, 1, 1, 0, 1, 33, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 1},
-    {1, 3, 16, 17, 17, 3, 2, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0},
-    {2, 5, 17, 8, 9, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 0},
-    {1, 6, 9, 7, 7, 7, 1, 3, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 1, 0},
-    {2, 12, 12, 1, 1, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 1},
-    {2, 24, 1000, 1, 1, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0},
-    {1, 10, 30, 4, 4, 4, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0}, /* linear-style */
-    {2, 8, 12, 6, 7, 3, 2, 1, 4, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 0, 0},  /* grouped      */
-    {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0},  /* dw x2, keep  */
-    {1, 4, 12, 5, 5, 5, 3, 2, 4, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},  /* dw x3       */
-    {3, 33, 65, 10, 3, 3, 3, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_RELU, 1, 1, 0},
+    /* n  in  out   h   w  k  s  p  g keep act              act_after  res raw gate nchw */
+    {1, 16, 8, 13, 11, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
+    {2, 40, 120, 7, 7, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    {1, 37, 53, 9, 6, 1, 1, 0, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 0, 1, 0},
+    {3, 21, 70, 5, 5, 1, 1, 0, 1, 33, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 1, 0},
+    {1, 3, 16, 17, 17, 3, 2, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
+    {2, 5, 17, 8, 9, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 0, 0},
+    {1, 6, 9, 7, 7, 7, 1, 3, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 1, 0, 0},
+    {2, 12, 12, 1, 1, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 1, 0},
+    {2, 24, 1000, 1, 1, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0},
+    {1, 10, 30, 4, 4, 4, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0}, /* linear-style */
+    {2, 8, 12, 6, 7, 3, 2, 1, 4, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 0, 0, 0},  /* grouped      */
+    {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0, 0},  /* dw x2, keep  */
+    {1, 4, 12, 5, 5, 5, 3, 2, 4, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},  /* dw x3       */
+    {3, 33, 65, 10, 3, 3, 3, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_RELU, 1, 1, 0, 0},
     /* panels of at most half a vector: k-paired on vector ISAs, odd and even kc */
-    {2, 7, 3, 9, 9, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 1},
-    {1, 16, 8, 32, 32, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0},
-    {1, 1, 1, 5, 4, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0},
-    {3, 6, 5, 6, 6, 3, 2, 1, 1, 4, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 1},
-    {1, 12, 6, 7, 7, 3, 1, 1, 3, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0},
+    {2, 7, 3, 9, 9, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 1, 0},
+    {1, 16, 8, 32, 32, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0, 0},
+    {1, 1, 1, 5, 4, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0},
+    {3, 6, 5, 6, 6, 3, 2, 1, 1, 4, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 1, 0},
+    {1, 12, 6, 7, 7, 3, 1, 1, 3, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0, 0},
+};
+
+/* First layers reading the NCHW input: the stem (3x3/2), odd sizes, kernels up to 7, more
+ * columns in the border than inside, wide outputs (several panels) and truncated ones. */
+static const conv_case nchw_cases[] = {
+    /* n in  out   h   w  k  s  p  g keep act         act_after    res raw gate nchw */
+    {1, 3, 16, 224, 224, 3, 2, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 1},
+    {2, 3, 16, 31, 29, 3, 2, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 0, 1},
+    {1, 3, 64, 32, 32, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 0, 0, 0, 1},
+    {3, 1, 5, 9, 7, 7, 2, 3, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 1},
+    {1, 4, 130, 6, 11, 5, 1, 2, 1, 97, GN_ACT_RELU, GN_ACT_NONE, 1, 0, 0, 1},
+    {2, 2, 24, 3, 3, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 1},
+    {1, 3, 8, 13, 13, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 1},
+    {1, 3, 33, 8, 8, 3, 3, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 1},
 };
 
 static const conv_case dw_cases[] = {
     /* n in  out  h   w  k  s  p  g keep */
-    {1, 8, 8, 13, 11, 3, 1, 1, 8, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0},
-    {2, 37, 37, 7, 7, 5, 1, 2, 37, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},
-    {1, 72, 72, 9, 10, 5, 2, 2, 72, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0},
-    {3, 20, 20, 8, 8, 3, 2, 1, 20, 17, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0},
-    {1, 130, 130, 1, 1, 3, 1, 1, 130, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0},
-    {1, 19, 19, 7, 5, 7, 1, 3, 19, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 0, 0},
-    {2, 9, 9, 11, 11, 3, 3, 0, 9, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0},
-    {1, 16, 16, 6, 6, 1, 1, 0, 16, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},
-    {1, 64, 64, 14, 14, 3, 1, 1, 64, 40, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0},
+    {1, 8, 8, 13, 11, 3, 1, 1, 8, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
+    {2, 37, 37, 7, 7, 5, 1, 2, 37, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    {1, 72, 72, 9, 10, 5, 2, 2, 72, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0},
+    {3, 20, 20, 8, 8, 3, 2, 1, 20, 17, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0, 0},
+    {1, 130, 130, 1, 1, 3, 1, 1, 130, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 19, 19, 7, 5, 7, 1, 3, 19, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 0, 0, 0},
+    {2, 9, 9, 11, 11, 3, 3, 0, 9, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
+    {1, 16, 16, 6, 6, 1, 1, 0, 16, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    {1, 64, 64, 14, 14, 3, 1, 1, 64, 40, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
 };
 
 static void random_conv_cases(gn_rng *rng, gn_isa isa)
@@ -362,6 +385,8 @@ int main(void)
             continue;
         for (size_t i = 0; i < sizeof(gemm_cases) / sizeof(gemm_cases[0]); i++)
             check_conv(&rng, (gn_isa)isa, &gemm_cases[i], 0);
+        for (size_t i = 0; i < sizeof(nchw_cases) / sizeof(nchw_cases[0]); i++)
+            check_conv(&rng, (gn_isa)isa, &nchw_cases[i], 0);
         for (size_t i = 0; i < sizeof(dw_cases) / sizeof(dw_cases[0]); i++)
             check_conv(&rng, (gn_isa)isa, &dw_cases[i], 1);
         random_conv_cases(&rng, (gn_isa)isa);

@@ -333,6 +333,24 @@ static gn_status weighted_step(gn_plan *p, int index, step_kind kind, int x, con
     return start_group(p, s, node->output, outputs);
 }
 
+/* Channels of an input a first convolution reads in NCHW, without a layout conversion step:
+ * enough for images (RGB, RGBA); wider inputs are better converted once to NHWC. */
+#define GN_PLAN_NCHW_CHANNELS 4
+
+/* Whether the model input's only reader is a convolution that can read it in NCHW. */
+static int input_read_directly(const gn_plan *p)
+{
+    const gn_model *m = p->model;
+    if (p->readers[0] != 1 || m->values[0].channels > GN_PLAN_NCHW_CHANNELS)
+        return 0;
+    for (int i = 0; i < m->num_nodes; i++) {
+        const gn_node *node = &m->nodes[i];
+        if (node->op != GN_OP_DROPOUT && gn_plan_resolve(p, node->inputs[0]) == 0)
+            return node->op == GN_OP_CONV2D && node->attr.conv.groups == 1;
+    }
+    return 0;
+}
+
 static gn_status conv_node(gn_plan *p, int index)
 {
     const gn_node *node = &p->model->nodes[index];
@@ -344,14 +362,17 @@ static gn_status conv_node(gn_plan *p, int index)
     }
     int depthwise = gate < 0 && a->groups > 1 && a->groups == a->in_channels &&
                     a->groups == a->out_channels;
+    int nchw = x == 0 && p->buffer[0] < 0;
     char op[PLAN_OP_MAX];
     snprintf(op, sizeof(op), "%s %dx%d/%d%s", depthwise ? "dwconv" : "conv", a->kernel,
-             a->kernel, a->stride, gate >= 0 ? " gated" : "");
+             a->kernel, a->stride, gate >= 0 ? " gated" : nchw ? " nchw in" : "");
     plan_step *s;
     gn_status st = weighted_step(p, index, depthwise ? STEP_DEPTHWISE : STEP_CONV, x, op,
                                  a->out_channels, a->bias, &s);
-    if (st == GN_OK)
+    if (st == GN_OK) {
         s->gate = gate;
+        s->nchw_input = nchw;
+    }
     return st;
 }
 
@@ -613,11 +634,14 @@ static void count_readers(gn_plan *p)
 gn_status gn_plan_fuse(gn_plan *p)
 {
     count_readers(p);
-    plan_step *input = new_step(p, STEP_INPUT, -1, -1, "nchw to nhwc");
-    if (!input)
-        return GN_ERR_NOMEM;
-    input->stage = STAGE_CLOSED;
-    gn_status st = start_group(p, input, 0, p->shapes[0].c);
+    gn_status st = GN_OK;
+    if (!input_read_directly(p)) { /* else value 0 stays the caller's, in no buffer */
+        plan_step *input = new_step(p, STEP_INPUT, -1, -1, "nchw to nhwc");
+        if (!input)
+            return GN_ERR_NOMEM;
+        input->stage = STAGE_CLOSED;
+        st = start_group(p, input, 0, p->shapes[0].c);
+    }
     for (int i = 0; i < p->model->num_nodes && st == GN_OK; i++)
         st = node_steps(p, i);
     if (st != GN_OK)

@@ -37,6 +37,7 @@ typedef struct plan_step {
     /* what it reads (graph values; -1: none)                                               */
     int x, residual, gate;
     int residual_offset; /* channel of the residual value this step's channels start at     */
+    int nchw_input;      /* a convolution reading the caller's NCHW input where it lies       */
     /* what it writes: channels [offset, offset + count) of its group's value               */
     int group, offset, count;
     int raw, raw_offset; /* value kept before the residual (raw), and where                  */

@@ -107,7 +107,7 @@ static void size_buffers(gn_plan *p)
         for (int w = 0; w < 2; w++)
             if (writes[w].buffer >= 0 && s->order < p->buffers[writes[w].buffer].first)
                 p->buffers[writes[w].buffer].first = s->order;
-        if ((s->kind == STEP_CONV || s->kind == STEP_DEPTHWISE) && s->node >= 0 &&
+        if ((s->kind == STEP_CONV || s->kind == STEP_DEPTHWISE) && !s->nchw_input &&
             p->model->nodes[s->node].op == GN_OP_CONV2D) {
             plan_buffer *in = &p->buffers[p->buffer[s->x]];
             int pad = p->model->nodes[s->node].attr.conv.padding;
@@ -193,6 +193,7 @@ static gn_conv_desc conv_geometry(const gn_plan *p, const plan_step *s)
         d.out_per_group = node->attr.linear.out_features;
     }
     d.out_channels = s->count;
+    d.nchw_input = s->nchw_input;
     return d;
 }
 
@@ -254,6 +255,10 @@ static void point_step(gn_plan *p, plan_step *s)
     switch (s->kind) {
     case STEP_CONV:
     case STEP_DEPTHWISE:
+        if (s->nchw_input) { /* the caller's batch; its address comes with each run */
+            gn_shape in = p->shapes[0];
+            x = (gn_view){NULL, (ptrdiff_t)in.c * in.h * in.w, in.w, 1};
+        }
         s->conv.x = x;
         s->conv.y = out;
         s->conv.ep = epilogue_of(p, s);

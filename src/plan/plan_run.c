@@ -109,7 +109,13 @@ static void run_units(gn_plan *p, const plan_step *s, int64_t begin, int64_t end
                         begin, end);
         break;
     case STEP_CONV:
-        gn_conv_gemm_run(&s->conv, &s->packed, begin, end, scratch);
+        if (s->nchw_input) {
+            gn_conv_desc d = s->conv;
+            d.x.data = (float *)p->input; /* read only */
+            gn_conv_gemm_run(&d, &s->packed, begin, end, scratch);
+        } else {
+            gn_conv_gemm_run(&s->conv, &s->packed, begin, end, scratch);
+        }
         break;
     case STEP_DEPTHWISE:
         gn_dw_run(&s->conv, &s->dw, begin, end);

@@ -10,7 +10,7 @@
 #endif
 
 /* Pauses before sleeping: tens of microseconds, several times a typical step. */
-#define GN_SPINS_BEFORE_SLEEP 4096
+#define GN_SPINS_BEFORE_SLEEP 65536
 
 int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count)
 {

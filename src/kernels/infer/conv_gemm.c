@@ -73,7 +73,7 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
     int nv = ceil_div(cols, vl) < k->nv_max ? ceil_div(cols, vl) : k->nv_max;
     int nr = nv * vl;
     out->kernels = k;
-    out->paired = k->gemm_tile_paired && 2 * cols <= vl;
+    out->paired = k->gemm_tile_paired && 2 * cols <= vl && !d->nchw_input;
     out->nv = nv;
     out->mr = k->mr[nv];
     out->panels = ceil_div(cols, nr);
@@ -121,6 +121,8 @@ static gemm_grid grid_of(const gn_conv_desc *d, const gn_conv_weights *p)
 
 int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p)
 {
+    if (d->nchw_input)
+        return (int64_t)p->panels * d->n * d->out_h;
     gemm_grid g = grid_of(d, p);
     return (int64_t)active_groups(d) * g.blocks * p->panels * g.tiles;
 }
@@ -135,7 +137,10 @@ static size_t pointer_bytes(const gn_conv_weights *p, int kernel)
 
 size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
 {
-    return pointer_bytes(p, kernel) + (gated ? p->panel_floats * sizeof(float) : 0);
+    /* the NCHW path's offsets (one per packed row: panel_floats / panel width) fit too */
+    size_t rows = p->panel_floats / (size_t)(p->nv * p->kernels->vl) * sizeof(ptrdiff_t);
+    size_t pointers = pointer_bytes(p, kernel);
+    return (pointers > rows ? pointers : rows) + (gated ? p->panel_floats * sizeof(float) : 0);
 }
 
 /* The panel with each weight multiplied by the gate of its input channel. */
@@ -286,9 +291,78 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     }
 }
 
+/* The first output column whose taps all fall inside the input, and the first past them. */
+static void inner_columns(const gn_conv_desc *d, int *first, int *end)
+{
+    *first = (d->padding + d->stride - 1) / d->stride;
+    int last = (d->in_w + d->padding - d->kernel) / d->stride;
+    *end = last + 1 < d->out_w ? last + 1 : d->out_w;
+    *first = *first < *end ? *first : *end;
+}
+
+/* The NCHW input path: unit = (panel, image, output row); the row's border columns (and rows
+ * whose taps leave the image) take the checked kernel. */
+static void nchw_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t begin,
+                     int64_t end, ptrdiff_t *tap_offset)
+{
+    const gn_infer_kernels *k = p->kernels;
+    int64_t rows = (int64_t)d->n * d->out_h;
+    int inner_first, inner_end, nr = p->nv * k->vl, channels = d->in_per_group;
+    inner_columns(d, &inner_first, &inner_end);
+    for (int ky = 0, t = 0; ky < d->kernel; ky++)
+        for (int kx = 0; kx < d->kernel; kx++)
+            for (int c = 0; c < channels; c++)
+                tap_offset[t++] = ky * d->x.row_stride + kx + c * (ptrdiff_t)d->in_h * d->in_w;
+    for (int64_t u = begin; u < end; u++) {
+        int panel = (int)(u / rows), img = (int)(u % rows / d->out_h), oy = (int)(u % d->out_h);
+        int top = oy * d->stride - d->padding, col0 = panel * nr;
+        int width = panel_width(p, panel), valid = d->out_channels - col0;
+        if (valid <= 0)
+            continue;
+        gn_nchw_row r = {
+            .x = d->x.data + img * d->x.image_stride,
+            .plane = (ptrdiff_t)d->in_h * d->in_w,
+            .x_rs = d->x.row_stride,
+            .tap_offset = tap_offset,
+            .in_h = d->in_h,
+            .in_w = d->in_w,
+            .channels = d->in_per_group,
+            .kernel = d->kernel,
+            .stride = d->stride,
+            .padding = d->padding,
+            .oy = oy,
+            .b = p->weights + panel * p->panel_floats,
+            .bias = p->bias + (size_t)panel * nr,
+            .nv = width / k->vl,
+            .nr = valid < width ? valid : width,
+            .y = at_pixel(d->y, img, oy, 0, col0),
+            .y_ps = d->y.pixel_stride,
+            .residual = d->ep.residual.data ? at_pixel(d->ep.residual, img, oy, 0, col0) : NULL,
+            .residual_ps = d->ep.residual.pixel_stride,
+            .raw = d->ep.raw.data ? at_pixel(d->ep.raw, img, oy, 0, col0) : NULL,
+            .raw_ps = d->ep.raw.pixel_stride,
+            .act = d->ep.act,
+            .act_after = d->ep.act_after,
+        };
+        int rows_inside = top >= 0 && top + d->kernel <= d->in_h;
+        int cuts[4] = {0, inner_first, inner_end, d->out_w};
+        for (int part = 0; part < 3; part++) {
+            r.x0 = cuts[part];
+            r.x1 = cuts[part + 1];
+            r.checked = part != 1 || !rows_inside;
+            if (r.x0 < r.x1)
+                k->nchw_row(&r);
+        }
+    }
+}
+
 void gn_conv_gemm_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t begin,
                       int64_t end, void *scratch)
 {
+    if (d->nchw_input) {
+        nchw_run(d, p, begin, end, scratch);
+        return;
+    }
     gemm_grid grid = grid_of(d, p);
     for (int64_t u = begin; u < end;) {
         int64_t key = u / grid.tiles, last = (key + 1) * grid.tiles;

@@ -83,6 +83,26 @@ typedef struct gn_dw_row {
     gn_act act, act_after;
 } gn_dw_row;
 
+/* One output row of a convolution that reads an NCHW image (the network's input) directly:
+ * columns [x0, x1) of output row oy, the nr output channels of one packed panel (nv vectors,
+ * rows (tap, channel) as gn_conv_pack lays them out). Taps outside the image count as zero; a
+ * caller passes the columns whose taps all fall inside (checked 0) apart from the others. */
+typedef struct gn_nchw_row {
+    const float *x;              /* the image's channel 0, pixel (0, 0)                       */
+    ptrdiff_t plane, x_rs;       /* floats between channels, between rows                     */
+    const ptrdiff_t *tap_offset; /* per packed row (tap, channel): ky * x_rs + kx + c * plane */
+    int in_h, in_w, channels, kernel, stride, padding, oy, x0, x1, checked;
+    const float *b, *bias;
+    int nv, nr;
+    float *y;                    /* output row, at the panel's first channel                  */
+    ptrdiff_t y_ps;
+    const float *residual;
+    ptrdiff_t residual_ps;
+    float *raw;
+    ptrdiff_t raw_ps;
+    gn_act act, act_after;
+} gn_nchw_row;
+
 /* One row of count pixels, channels [c0, c1): y = act_after(act(x * scale + shift) + residual),
  * scale and shift per channel (NULL: 1 and 0), residual optional (NULL). */
 typedef struct gn_affine_row {
@@ -116,6 +136,7 @@ typedef struct gn_infer_kernels {
     /* The same for panels of at most vl / 2 columns packed k-paired (gn_conv_pack), or NULL:
      * lanes 2j and 2j + 1 hold column j for even and odd k (infer_body.h). */
     void (*gemm_tile_paired)(const gn_tile *t);
+    void (*nchw_row)(const gn_nchw_row *r);
     void (*dw_row)(const gn_dw_row *r);
     void (*affine_row)(const gn_affine_row *r);
     void (*maxpool_row)(const gn_maxpool_row *r);
@@ -134,7 +155,9 @@ const gn_infer_kernels *gn_infer_kernels_for(gn_isa isa);
  * computed (a Ghost module keeps the first `out` of its concatenation). x and y views point at
  * pixel (0, 0) of image 0; x needs a zero border of `padding` pixels. gate (NULL or n x
  * gate_stride floats) scales input channel c of image b by gate[b * gate_stride + c]: the
- * squeeze-excite multiply folded into the weights, image by image. */
+ * squeeze-excite multiply folded into the weights, image by image.
+ * nchw_input: x.data is instead a dense NCHW batch without border (the network's input, read
+ * where it lies: no layout conversion); groups must be 1 and there is no gate. */
 typedef struct gn_conv_desc {
     int n, in_h, in_w, out_h, out_w;
     int kernel, stride, padding;
@@ -143,6 +166,7 @@ typedef struct gn_conv_desc {
     gn_epilogue ep;
     const float *gate;
     ptrdiff_t gate_stride;
+    int nchw_input;
 } gn_conv_desc;
 
 /* Weights packed for the GEMM path: per group, panels of nr = nv * vl output channels; in a

@@ -199,6 +199,96 @@ static void gemm_tile_paired(const gn_tile *t)
 }
 #endif
 
+/* ---- first-layer convolution over an NCHW image ------------------------------------------- */
+
+/* cols output columns from x0, nv vectors of output channels: acc[j][v] += x[c][iy][ix] *
+ * b[(tap, c)][v], the input broadcast straight from its plane. One flat loop over the packed
+ * rows (tap, channel), whose input offsets the driver computed once. checked: skip taps
+ * outside the image (the border columns and rows); otherwise every tap is inside. */
+GN_INLINE void nchw_columns(const int cols, const int nv, const int checked,
+                            const gn_nchw_row *r, int x0)
+{
+    gn_vf acc[GN_TILE_ROWS][GN_INFER_NV_MAX];
+    GN_INFER_UNROLL
+    for (int j = 0; j < cols; j++) {
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++)
+            acc[j][v] = gn_vzero();
+    }
+    const int s = r->stride, width = nv * GN_VL, rows = r->kernel * r->kernel * r->channels;
+    const int iy0 = r->oy * s - r->padding, ix0 = x0 * s - r->padding;
+    /* indices, not pointers: a checked tap's address may lie before the image */
+    const ptrdiff_t origin = (ptrdiff_t)iy0 * r->x_rs + ix0;
+    const float *b = r->b;
+    for (int t = 0; t < rows; t++, b += width) {
+        int ky = t / r->channels / r->kernel, kx = t / r->channels % r->kernel;
+        if (checked && (iy0 + ky < 0 || iy0 + ky >= r->in_h))
+            continue;
+        gn_vf bv[GN_INFER_NV_MAX];
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++)
+            bv[v] = gn_vload(b + v * GN_VL);
+        ptrdiff_t at = origin + r->tap_offset[t];
+        GN_INFER_UNROLL
+        for (int j = 0; j < cols; j++) {
+            if (checked && (ix0 + j * s + kx < 0 || ix0 + j * s + kx >= r->in_w))
+                continue;
+            gn_vf av = gn_vset1(r->x[at + j * s]);
+            GN_INFER_UNROLL
+            for (int v = 0; v < nv; v++)
+                acc[j][v] = gn_vfma(av, bv[v], acc[j][v]);
+        }
+    }
+    GN_INFER_UNROLL
+    for (int j = 0; j < cols; j++) {
+        ptrdiff_t x = x0 + j;
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++) {
+            int lanes = r->nr - v * GN_VL, at = v * GN_VL;
+            if (lanes <= 0)
+                break;
+            finish(gn_vadd(acc[j][v], gn_vload(r->bias + at)), lanes, r->act,
+                   r->raw ? r->raw + x * r->raw_ps + at : NULL,
+                   r->residual ? r->residual + x * r->residual_ps + at : NULL, r->act_after,
+                   r->y + x * r->y_ps + at);
+        }
+    }
+}
+
+/* Columns [x0, x1) in blocks of the tile height for nv vectors, then one by one. */
+#define GN_NCHW_CASE(NV, ROWS)                                                                 \
+    case NV:                                                                                   \
+        for (; x + (ROWS) <= r->x1; x += (ROWS))                                               \
+            r->checked ? nchw_columns(ROWS, NV, 1, r, x) : nchw_columns(ROWS, NV, 0, r, x);    \
+        for (; x < r->x1; x++)                                                                 \
+            r->checked ? nchw_columns(1, NV, 1, r, x) : nchw_columns(1, NV, 0, r, x);          \
+        break;
+
+static void nchw_row(const gn_nchw_row *r)
+{
+    int x = r->x0;
+    switch (r->nv) {
+        GN_NCHW_CASE(1, GN_INFER_MR1)
+#if GN_INFER_NV_MAX >= 2
+        GN_NCHW_CASE(2, GN_INFER_MR2)
+#endif
+#if GN_INFER_NV_MAX >= 3
+        GN_NCHW_CASE(3, GN_INFER_MR3)
+#endif
+#if GN_INFER_NV_MAX >= 4
+        GN_NCHW_CASE(4, GN_INFER_MR4)
+#endif
+#if GN_INFER_NV_MAX >= 5
+        GN_NCHW_CASE(5, GN_INFER_MR5)
+        GN_NCHW_CASE(6, GN_INFER_MR6)
+        GN_NCHW_CASE(7, GN_INFER_MR7)
+        GN_NCHW_CASE(8, GN_INFER_MR8)
+#endif
+    default:
+        break;
+    }
+}
+
 /* ---- depthwise row -------------------------------------------------------------------------- */
 
 /* Output columns per step: each kernel row's input columns are loaded once and shared by the
@@ -363,6 +453,7 @@ const gn_infer_kernels GN_INFER_TABLE = {
 #if GN_VL >= 4
     .gemm_tile_paired = gemm_tile_paired,
 #endif
+    .nchw_row = nchw_row,
     .dw_row = dw_row,
     .affine_row = affine_row,
     .maxpool_row = maxpool_row,

@@ -33,6 +33,14 @@ static void ref_finish(const gn_epilogue *ep, gn_view out, int img, int y, int x
     *ref_at(out, img, y, x, c) = gn_act_ref(ep->act_after, v);
 }
 
+/* Input channel c of pixel (y, x): from the NHWC view, or the dense NCHW batch. */
+static float conv_input(const gn_conv_desc *d, int img, int y, int x, int c)
+{
+    if (d->nchw_input)
+        return d->x.data[(((size_t)img * d->in_per_group + c) * d->in_h + y) * d->in_w + x];
+    return *ref_at(d->x, img, y, x, c);
+}
+
 static double conv_sum(const gn_conv_desc *d, const float *w, int img, int oy, int ox, int o)
 {
     int k = d->kernel, cin = d->in_per_group, first = o / d->out_per_group * cin;
@@ -45,7 +53,7 @@ static double conv_sum(const gn_conv_desc *d, const float *w, int img, int oy, i
                 int ix = ox * d->stride - d->padding + kx;
                 if (ix < 0 || ix >= d->in_w)
                     continue;
-                double x = *ref_at(d->x, img, iy, ix, first + ci) * gate;
+                double x = conv_input(d, img, iy, ix, first + ci) * gate;
                 sum += x * w[(((size_t)o * cin + ci) * k + ky) * k + kx];
             }
         }
