@@ -3,6 +3,7 @@
 #include "io/json.h"
 #include "io/npy.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static const char classify_help[] =
     "  --batch N            images per forward pass (default 4; larger batches gain nothing\n"
     "                       on CPU and use more memory)\n"
     "  --threads N          worker threads (default 1)\n"
+    "  --files-from LIST    also classify the paths in LIST, one per line ('-': stdin), for\n"
+    "                       lists too long for the command line\n"
     "  --keep-going         report unreadable images and go on (exit status 1 at the end)\n"
     "  --save-input FILE    also write the preprocessed batch (N x C x H x W float32 .npy)\n"
     "  -q, --quiet          no progress on stderr\n"
@@ -36,8 +39,10 @@ static const char classify_help[] =
 
 typedef struct options {
     cli_model_spec spec;
-    const char **images;
+    const char **images; /* from argv and --files-from */
     int num_images;
+    const char *files_from;
+    char *list_text; /* the --files-from file, split into the paths images points at */
     int topk, json, batch, threads, keep_going, quiet;
     const char *labels, *save_input;
 } options;
@@ -67,6 +72,10 @@ static int parse_option(cli_args *a, const char *arg, options *o, int *error)
         o->labels = a->value;
         return *error ? -1 : 1;
     }
+    if (cli_option(a, arg, "--files-from", error)) {
+        o->files_from = a->value;
+        return *error ? -1 : 1;
+    }
     if (cli_option(a, arg, "--save-input", error)) {
         o->save_input = a->value;
         return *error ? -1 : 1;
@@ -80,6 +89,64 @@ static int parse_option(cli_args *a, const char *arg, options *o, int *error)
     else
         return 0;
     return 1;
+}
+
+/* The whole of path ("-": stdin) as a NUL-terminated string, or NULL. */
+static char *read_text(const char *path)
+{
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!fp)
+        return NULL;
+    size_t size = 0, capacity = 4096;
+    char *text = malloc(capacity);
+    while (text) {
+        size += fread(text + size, 1, capacity - size - 1, fp);
+        if (size < capacity - 1)
+            break;
+        char *bigger = realloc(text, capacity *= 2);
+        if (!bigger)
+            free(text);
+        text = bigger;
+    }
+    int failed = ferror(fp);
+    if (fp != stdin)
+        fclose(fp);
+    if (text && failed) {
+        free(text);
+        return NULL;
+    }
+    if (text)
+        text[size] = '\0';
+    return text;
+}
+
+/* Appends the non-empty lines of --files-from to the images. */
+static int read_list(options *o)
+{
+    o->list_text = read_text(o->files_from);
+    if (!o->list_text) {
+        fprintf(stderr, "ghostnet classify: error: %s: cannot read the list of images\n",
+                o->files_from);
+        return -1;
+    }
+    size_t lines = 1;
+    for (const char *c = o->list_text; *c; c++)
+        lines += *c == '\n' || *c == '\r';
+    const char **all = realloc(o->images, ((size_t)o->num_images + lines) * sizeof(*all));
+    if (!all) {
+        fprintf(stderr, "ghostnet classify: error: out of memory for %zu paths\n", lines);
+        return -1;
+    }
+    o->images = all;
+    for (char *line = o->list_text; *line;) {
+        char *end = line + strcspn(line, "\r\n");
+        char separator = *end;
+        *end = '\0';
+        if (*line && o->num_images < INT_MAX)
+            o->images[o->num_images++] = line;
+        line = separator ? end + 1 : end;
+    }
+    return 0;
 }
 
 /* Returns -1 to continue, else the exit code (help or a usage error). */
@@ -116,6 +183,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->spec.weights)
         return cli_usage_error("classify", "--weights FILE is required");
+    if (o->files_from && read_list(o))
+        return CLI_ERROR;
     if (!o->num_images)
         return cli_usage_error("classify", "no images given");
     return -1;
@@ -341,13 +410,19 @@ static int setup(run *r)
     return o->labels ? read_labels(o->labels, classes, &r->names) : CLI_OK;
 }
 
+static void free_options(options *o)
+{
+    free(o->images);
+    free(o->list_text);
+}
+
 int cmd_classify(int argc, char **argv)
 {
     options o;
     memset(&o, 0, sizeof(o));
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) {
-        free(o.images);
+        free_options(&o);
         return rc;
     }
     run r = {.o = &o};
@@ -355,7 +430,7 @@ int cmd_classify(int argc, char **argv)
     if (gn_context_create(&copts, &r.ctx) != GN_OK) {
         fprintf(stderr, "ghostnet classify: error: cannot create a context with %d threads\n",
                 o.threads);
-        free(o.images);
+        free_options(&o);
         return CLI_ERROR;
     }
     rc = cli_open_checkpoint("classify", r.ctx, &o.spec, o.spec.weights, &r.model);
@@ -370,6 +445,6 @@ int cmd_classify(int argc, char **argv)
     free(r.names.names);
     gn_model_free(r.model);
     gn_context_destroy(r.ctx);
-    free(o.images);
+    free_options(&o);
     return rc;
 }

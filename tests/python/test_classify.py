@@ -18,12 +18,13 @@ Hostile images fail with exit status 1 and one line naming the file, no crash: a
 100000x100000 pixels, a JPEG claiming 65500x65500, a BMP claiming 2^30 x 1, a PPM with an
 absurd header, truncated JPEG (skimage's truncated.jpg and cuts of a good file), PNG and BMP
 files, an empty file, a text file, a directory. --keep-going reports bad files and classifies
-the rest.
+the rest. --files-from reads the paths from a file or stdin.
 """
 
 import json
 import os
 import struct
+import subprocess
 import sys
 import zlib
 
@@ -182,6 +183,24 @@ class Classify(T.CliTestCase):
         self.assertEqual(quiet.stdout, res.stdout)  # batching does not change results
         single = self.classify(images[:1], "--json")
         self.assertEqual(single.stdout.splitlines()[0], res.stdout.splitlines()[0])
+
+    def test_files_from_list_and_stdin(self):
+        images = [shipped("chelsea.png"), shipped("rocket.jpg"), shipped("camera.png")]
+        direct = self.classify(images, "--json")
+        self.assertSucceeded(direct)
+        listing = path("list.txt")
+        with open(listing, "w") as f:
+            f.write(images[1] + "\r\n\n" + images[2] + "\n")
+        listed = self.classify(images[:1], "--json", "--files-from", listing)
+        self.assertSucceeded(listed)
+        self.assertEqual(listed.stdout, direct.stdout)
+        piped = subprocess.run([T.cli_path(), "classify", "--weights", self.weights, "--json",
+                                "--files-from", "-"], input="\n".join(images).encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+        self.assertEqual(piped.returncode, 0, piped.stderr)
+        self.assertEqual(piped.stdout.decode(), direct.stdout)
+        missing = self.classify([], "--files-from", path("no_such_list.txt"))
+        self.assertCleanFailure(missing, mentions=("no_such_list.txt",))
 
     def test_model_file_timm_file_and_class_names(self):
         converted = path("converted.safetensors")
