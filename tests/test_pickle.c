@@ -3,9 +3,11 @@
  * truncation of them fails cleanly; hostile opcodes, globals, lengths and memo indices are
  * refused with the right status and a message saying why. ZIP archives built here (stored,
  * with CRCs from zlib) open, and damaged ones (bad CRC, compressed, data past the end,
- * truncated) are refused. */
+ * truncated) are refused. gn_checkpoint_load reads a safetensors file without metadata whose
+ * keys carry "module.", taking the class and channel counts from the tensors. */
 #include "harness.h"
 #include "io/pickle.h"
+#include "io/safetensors.h"
 #include "io/zip.h"
 
 #include <stdlib.h>
@@ -291,6 +293,64 @@ static void test_zip(gn_context *ctx)
           strstr(gn_context_error(ctx), "compressed"));
 }
 
+/* Copies a model file's tensors, renamed "module.<name>", into a file without metadata (as a
+ * DataParallel state dict saved by timm's tools would be). */
+static int write_without_metadata(gn_context *ctx, const char *from, const char *to)
+{
+    gn_st_file *f;
+    if (gn_st_open(ctx, from, &f) != GN_OK)
+        return -1;
+    gn_st_entry *entries = calloc(f->count, sizeof(*entries));
+    char (*names)[200] = calloc(f->count, sizeof(*names));
+    for (size_t i = 0; entries && names && i < f->count; i++) {
+        const gn_st_tensor *t = &f->tensors[i];
+        snprintf(names[i], sizeof(names[i]), "module.%s", t->name);
+        entries[i] = (gn_st_entry){names[i], t->dtype, t->ndim, t->shape, t->data};
+    }
+    gn_status st = entries && names ? gn_st_write(ctx, to, entries, f->count, NULL, NULL, 0)
+                                    : GN_ERR_NOMEM;
+    free(entries);
+    free(names);
+    gn_st_close(ctx, f);
+    return st == GN_OK ? 0 : -1;
+}
+
+static void test_checkpoint_load(gn_context *ctx)
+{
+    gn_model_config config;
+    gn_model_config_default(&config, GN_ARCH_GHOSTNET);
+    config.width = 0.5;
+    config.num_classes = 7;
+    config.in_channels = 1;
+    gn_model *original = NULL, *loaded = NULL;
+    const char *model_path = gn_test_path("ckpt_model.safetensors");
+    const char *bare_path = gn_test_path("ckpt_bare.safetensors");
+    CHECK(gn_model_create(ctx, &config, 5, &original) == GN_OK);
+    CHECK(original && gn_model_save(original, model_path) == GN_OK);
+    CHECK(write_without_metadata(ctx, model_path, bare_path) == 0);
+
+    config.num_classes = 0; /* read from classifier.weight */
+    config.in_channels = 0; /* read from conv_stem.weight */
+    gn_status st = gn_checkpoint_load(ctx, bare_path, &config, &loaded);
+    CHECK_MSG(st == GN_OK, "%s", gn_context_error(ctx));
+    if (st == GN_OK && original) {
+        CHECK(gn_model_num_classes(loaded) == 7 && gn_model_in_channels(loaded) == 1);
+        static float input[2 * 1 * 64 * 64], a[2 * 7], b[2 * 7];
+        for (size_t i = 0; i < sizeof(input) / sizeof(input[0]); i++)
+            input[i] = (float)((i * 7919) % 255) / 255.0f - 0.5f;
+        CHECK(gn_model_forward(original, input, 2, 64, 64, a) == GN_OK);
+        CHECK(gn_model_forward(loaded, input, 2, 64, 64, b) == GN_OK);
+        CHECK(memcmp(a, b, sizeof(a)) == 0);
+    }
+    gn_model_free(loaded);
+    loaded = NULL;
+    config.width = 1.0; /* the wrong architecture is named by its first mismatching tensor */
+    CHECK(gn_checkpoint_load(ctx, bare_path, &config, &loaded) == GN_ERR_SHAPE);
+    CHECK(strstr(gn_context_error(ctx), "conv_stem.weight") != NULL);
+    CHECK(gn_checkpoint_load(ctx, gn_test_path("no_such_file.pth"), NULL, &loaded) == GN_ERR_IO);
+    gn_model_free(original);
+}
+
 int main(void)
 {
     gn_context *ctx = NULL;
@@ -303,6 +363,7 @@ int main(void)
     test_hostile(ctx);
     test_tensor(ctx);
     test_zip(ctx);
+    test_checkpoint_load(ctx);
     gn_context_destroy(ctx);
     return gn_test_finish("test_pickle");
 }
