@@ -145,7 +145,7 @@ static gn_status assign_borders(gn_plan *p)
 static gn_view view_at(const gn_plan *p, int v, int offset)
 {
     gn_view view = {0};
-    if (v >= 0) {
+    if (v >= 0 && p->buffer[v] >= 0) { /* no buffer: the caller's NCHW input */
         view = p->buffers[p->buffer[v]].view;
         view.data += p->channel[v] + offset;
     }
