@@ -180,6 +180,9 @@ static void print_text(const gn_model *m, gn_context *ctx, const bench_options *
     printf("%s, input %dx%d, batch %d, %d thread%s, %s kernels, %.2f M MACs per image\n", model,
            r->h, r->w, o->batch, o->threads, o->threads > 1 ? "s" : "", gn_context_isa(ctx),
            (double)r->macs / 1e6);
+    if (r->plan.threads != o->threads)
+        printf("threads   runs on %d: its steps average %.2f M MACs, too little to share\n",
+               r->plan.threads, (double)r->plan.macs / (r->plan.steps ? r->plan.steps : 1) / 1e6);
     printf("latency   median %.3f ms   p90 %.3f ms   min %.3f ms   (%d runs after %d warm-up)\n",
            r->median_ms, r->p90_ms, r->min_ms, o->runs, o->warmup);
     printf("rate      %.1f images/s   %.1f GMAC/s at the median (%.1f at the minimum)\n",
@@ -236,10 +239,10 @@ static void print_json(const gn_model *m, gn_context *ctx, const bench_options *
            o->warmup);
     printf("\"median_ms\": %.6f, \"p90_ms\": %.6f, \"min_ms\": %.6f, \"mean_ms\": %.6f, "
            "\"images_per_s\": %.3f, \"macs_per_image\": %lld, \"gmacs\": %.3f, "
-           "\"peak_bytes\": %zu, \"weight_bytes\": %zu, \"steps\": %d",
+           "\"peak_bytes\": %zu, \"weight_bytes\": %zu, \"steps\": %d, \"threads_used\": %d",
            r->median_ms, r->p90_ms, r->min_ms, r->mean_ms, o->batch * 1e3 / r->median_ms,
            (long long)r->macs, gmacs(macs, r->median_ms), r->plan.arena_bytes,
-           r->plan.weight_bytes, r->plan.steps);
+           r->plan.weight_bytes, r->plan.steps, r->plan.threads);
     printf(", \"times_ms\": [");
     for (int i = 0; i < o->runs; i++)
         printf("%s%.6f", i ? ", " : "", r->times_ms[i]);

@@ -166,6 +166,8 @@ typedef struct gn_plan_info {
     size_t weight_bytes; /* weights as the plan repacked them                              */
     int steps;           /* fused steps                                                    */
     int64_t macs;        /* multiply-accumulates of one pass over the n images              */
+    int threads;         /* threads a pass runs on: the context's, or 1 when the steps are  */
+                         /* too small (under 1M MACs on average) to share                   */
 } gn_plan_info;
 
 typedef struct gn_step_info {

@@ -67,6 +67,8 @@ static void check_against_reference(gn_model *m, int n, int h, int w, const char
     gn_plan *plan = NULL;
     CHECK(gn_exec_create(m, n, h, w, 0, &exec) == GN_OK);
     gn_status st = gn_plan_create(m, n, h, w, &plan);
+    if (st == GN_OK)
+        gn_plan_share_always(plan); /* the threaded path, even for steps this small */
     CHECK_MSG(st == GN_OK, "%s: %s", what, gn_context_error(ctx));
     if (!exec || !plan) {
         gn_exec_free(exec);

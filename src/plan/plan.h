@@ -32,6 +32,10 @@ void gn_plan_size(const gn_plan *plan, int *n, int *h, int *w);
  * for a classifier). If step_ms is not NULL, step_ms[i] += the wall time of the i-th step in
  * execution order, in milliseconds. */
 void gn_plan_run(gn_plan *plan, const float *input, float *output, double *step_ms);
+/* The threads a pass runs on: the context's, or 1 for plans whose steps are too small to share. */
+int gn_plan_threads(const gn_plan *plan);
+/* Shares every pass between the context's threads, however small its steps (tests). */
+void gn_plan_share_always(gn_plan *plan);
 
 /* Sizes and counts (info) and step i in execution order (gn_plan_step). */
 void gn_plan_describe(const gn_plan *plan, gn_plan_info *info);

@@ -101,6 +101,7 @@ struct gn_plan {
     size_t scratch_stride;
     size_t weight_bytes;
     int64_t macs;
+    int64_t shared_min_macs;   /* average MACs per step below which a pass runs on 1 thread */
     gn_step_counter *counters; /* per step in execution order, for the threads' sync      */
     gn_step_sync sync;
     int sync_ready;

@@ -6,6 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+/* Below this many MACs per step on average, a pass runs on one thread even when the context
+ * has more: handing every step's chunks between threads then costs more than the second core
+ * gains. Measured with bench/compare on Zen 5 at batch 1 (1 thread vs 2, median ms): GhostNet
+ * 0.5x (0.40M MACs a step) 1.59 vs 2.04, Ghost-ResNet-56 (0.58M) 1.24 vs 1.48, GhostNet 1.0x
+ * (1.34M) 4.01 vs 3.72, ResNet-56 (2.1M) 1.77 vs 1.44. */
+#define SHARED_MIN_MACS_PER_STEP 1000000
+
 static gn_status alloc_value_tables(gn_plan *p)
 {
     size_t values = (size_t)p->model->num_values;
@@ -47,6 +54,7 @@ gn_status gn_plan_create(gn_model *m, int n, int h, int w, gn_plan **out)
     p->ctx = ctx;
     p->kernels = gn_infer_kernels_for(ctx->isa);
     p->n = n;
+    p->shared_min_macs = SHARED_MIN_MACS_PER_STEP;
     p->h = h;
     p->w = w;
     gn_status st = alloc_value_tables(p);
@@ -195,12 +203,25 @@ static void run_threads(void *arg, int64_t begin, int64_t end)
         run_shared(arg, (int)t);
 }
 
+int gn_plan_threads(const gn_plan *p)
+{
+    if (p->ctx->threads <= 1 || p->num_steps == 0 ||
+        p->macs / p->num_steps < p->shared_min_macs)
+        return 1;
+    return p->ctx->threads;
+}
+
+void gn_plan_share_always(gn_plan *p)
+{
+    p->shared_min_macs = 0;
+}
+
 void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
 {
     p->input = input;
     p->output = output;
     p->step_ms = step_ms;
-    if (p->ctx->threads == 1) {
+    if (gn_plan_threads(p) == 1) {
         run_alone(p);
         return;
     }
@@ -219,6 +240,7 @@ void gn_plan_describe(const gn_plan *p, gn_plan_info *info)
     info->weight_bytes = p->weight_bytes;
     info->steps = p->num_steps;
     info->macs = p->macs;
+    info->threads = gn_plan_threads(p);
 }
 
 static const char *act_name(gn_act act)
