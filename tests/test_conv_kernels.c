@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_internal.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 
@@ -198,10 +199,25 @@ static void test_network_shapes(gn_rng *rng)
         {8, 16, 7, 7, 1, 2, 0, 1},     /* strided 1x1 */
         {4, 4, 3, 3, 1, 1, 1, 1},      /* 1x1 with padding: not a convolution of dY */
         {4, 6, 5, 5, 3, 1, 3, 2},      /* padding beyond k - 1 */
+        /* the direct (im2col-free) path: dense, stride 1, <= 64 channels */
+        {16, 16, 28, 28, 3, 1, 1, 1},  /* ResNet-56 stage 1 on Fashion-MNIST */
+        {16, 8, 32, 32, 3, 1, 1, 1},   /* Ghost-ResNet-56 primary conv, CIFAR size */
+        {64, 64, 7, 7, 3, 1, 1, 1},    /* ResNet-56 stage 3 */
+        {64, 17, 1, 1, 3, 1, 1, 1},    /* 1x1 plane: only the centre tap is real */
+        {5, 7, 9, 11, 5, 1, 1, 1},     /* 5x5 with padding 1 (output shrinks) */
+        {3, 33, 6, 13, 7, 1, 3, 1},    /* 7x7, more outputs than one microtile column */
+        {9, 3, 4, 4, 2, 1, 0, 1},      /* even kernel, no padding */
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    int direct = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gn_conv_geom g = geometry(&cases[i]);
+        direct += gn_direct_applies(&g);
         for (int n = 1; n <= 3; n += 2)
             run_case(rng, &cases[i], n);
+    }
+    CHECK_MSG(direct >= 9, "only %d network shapes take the direct path", direct);
+    /* a longer batch through the direct path (its buffers are reused image after image) */
+    run_case(rng, &cases[sizeof(cases) / sizeof(cases[0]) - 7], 7);
 }
 
 static void test_random_geometries(gn_rng *rng)

@@ -115,6 +115,8 @@ size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g)
     if (is_depthwise(g))
         return gn_dw_workspace(g);
     const gn_gemm_kernels *kr = gn_gemm_kernels_for(isa);
+    if (gn_direct_applies(g))
+        return gn_direct_workspace(kr, g);
     shape s = shape_of(g);
     size_t fwd = gn_gemm_workspace(kr, s.cout_g, BIG_N, s.K), bwd_data, bwd_weight = 0;
     if (backward_data_is_conv(g)) {
@@ -168,7 +170,10 @@ void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
         gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws);
         return;
     }
-    forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
+    if (gn_direct_applies(g))
+        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
+    else
+        forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
     if (bias)
         add_bias(g, n, bias, y);
 }
@@ -229,6 +234,8 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
         return;
     if (is_depthwise(g))
         gn_dw_backward_data(dw_kernels_for(isa), g, n, dy, w, dx, ws);
+    else if (gn_direct_applies(g))
+        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws);
     else if (backward_data_is_conv(g))
         backward_data_conv(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws);
     else
@@ -360,6 +367,8 @@ void gn_conv2d_backward_weight(gn_isa isa, const gn_conv_geom *g, int n, const f
         return;
     if (is_depthwise(g))
         gn_dw_backward_weight(dw_kernels_for(isa), g, n, x, dy, dw, ws);
+    else if (gn_direct_applies(g))
+        gn_direct_backward_weight(gn_gemm_kernels_for(isa), g, n, x, dy, dw, ws);
     else if (weight_gradient_by_gemm(gn_gemm_kernels_for(isa), g))
         backward_weight_gemm(gn_gemm_kernels_for(isa), g, n, x, dy, dw, ws);
     else if (is_pointwise(g))

@@ -56,6 +56,17 @@ typedef struct gn_im2col_t {
 } gn_im2col_t;
 gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp);
 
+/* ---- direct (im2col-free) path: dense, stride 1, kernel > 1, <= 64 channels (conv_direct.c) ---- */
+
+int gn_direct_applies(const gn_conv_geom *g);
+size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
+void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
+                       const float *w, float *y, void *ws);
+void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                             const float *dy, const float *w, float *dx, void *ws);
+void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                               const float *x, const float *dy, float *dw, void *ws);
+
 /* ---- depthwise ---- */
 
 /* A zero-padded input plane split by column phase: padded column u = t * s + f is element t of

@@ -46,6 +46,10 @@ typedef struct gn_gemm_kernels {
      * j < nr; beta == 0 does not read c. */
     void (*tile)(int mr, int nr, int k, const float *a, const float *b, float *c, ptrdiff_t ldc,
                  float alpha, float beta);
+    /* The direct-convolution tile: as tile, but row p of the B panel is read in place at
+     * b + boff[p] (nr columns used, a whole NR read: callers leave slack), alpha 1. */
+    void (*otile)(int mr, int nr, int k, const float *a, const float *b, const int *boff,
+                  float *c, ptrdiff_t ldc, float beta);
     int dot_mr, dot_nr, dot_vl; /* dot_vl: lanes of its accumulators (1: scalar) */
     /* Dot-product kernel for C += A * B^T when both operands are contiguous along K, which is
      * how NCHW stores the two factors of a weight gradient; it needs no packing. For i < mr,

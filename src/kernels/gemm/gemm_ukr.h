@@ -37,8 +37,10 @@ GN_INLINE void tile_store_row(float *c, const gn_vf *acc, int nr, float alpha, f
     }
 }
 
-GN_INLINE void tile_body(const int mr, int nr, int k, const float *a, const float *b, float *c,
-                         ptrdiff_t ldc, float alpha, float beta)
+/* The microtile of both kernels: row p of the B panel at b + p * GN_NR (packed, boff NULL) or
+ * at b + boff[p] (read in place); always inlined, so each caller gets its own loop. */
+GN_INLINE void tile_core(const int mr, int nr, int k, const float *a, const float *b,
+                         const int *boff, float *c, ptrdiff_t ldc, float alpha, float beta)
 {
     gn_vf acc[GN_GEMM_MR][GN_GEMM_NV];
     GN_UNROLL
@@ -48,10 +50,11 @@ GN_INLINE void tile_body(const int mr, int nr, int k, const float *a, const floa
             acc[i][v] = gn_vzero();
     }
     for (int p = 0; p < k; p++) {
+        const float *bp = boff ? b + boff[p] : b + (ptrdiff_t)p * GN_NR;
         gn_vf bv[GN_GEMM_NV];
         GN_UNROLL
         for (int v = 0; v < GN_GEMM_NV; v++)
-            bv[v] = gn_vload(b + v * GN_VL);
+            bv[v] = gn_vload(bp + v * GN_VL);
         GN_UNROLL
         for (int i = 0; i < mr; i++) {
             gn_vf av = gn_vset1(a[i]);
@@ -60,11 +63,16 @@ GN_INLINE void tile_body(const int mr, int nr, int k, const float *a, const floa
                 acc[i][v] = gn_vfma(av, bv[v], acc[i][v]);
         }
         a += mr;
-        b += GN_NR;
     }
     GN_UNROLL
     for (int i = 0; i < mr; i++)
         tile_store_row(c + (ptrdiff_t)i * ldc, acc[i], nr, alpha, beta);
+}
+
+GN_INLINE void tile_body(const int mr, int nr, int k, const float *a, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta)
+{
+    tile_core(mr, nr, k, a, b, NULL, c, ldc, alpha, beta);
 }
 
 static void tile(int mr, int nr, int k, const float *a, const float *b, float *c, ptrdiff_t ldc,
@@ -99,6 +107,50 @@ static void tile(int mr, int nr, int k, const float *a, const float *b, float *c
         break;
     }
 #undef GN_TILE_CASE
+}
+
+/* The tile of a direct convolution: B is not packed but read in place, row p of the panel at
+ * b + boff[p] (a tap of a zero-padded input plane, shifted), so no im2col is ever built.
+ * c[i * ldc + j] = sum_p a[p * mr + i] * b[boff[p] + j] (+ c when beta != 0), j < nr; columns
+ * past nr are read (the caller's buffers have the slack) but not stored. */
+GN_INLINE void otile_body(const int mr, int nr, int k, const float *a, const float *b,
+                          const int *boff, float *c, ptrdiff_t ldc, float beta)
+{
+    tile_core(mr, nr, k, a, b, boff, c, ldc, 1.0f, beta);
+}
+
+static void otile(int mr, int nr, int k, const float *a, const float *b, const int *boff,
+                  float *c, ptrdiff_t ldc, float beta)
+{
+#define GN_OTILE_CASE(M)                                                                       \
+    case M:                                                                                    \
+        otile_body(M, nr, k, a, b, boff, c, ldc, beta);                                        \
+        break;
+    switch (mr) {
+        GN_OTILE_CASE(1)
+        GN_OTILE_CASE(2)
+        GN_OTILE_CASE(3)
+        GN_OTILE_CASE(4)
+#if GN_GEMM_MR >= 6
+        GN_OTILE_CASE(5)
+        GN_OTILE_CASE(6)
+#endif
+#if GN_GEMM_MR >= 8
+        GN_OTILE_CASE(7)
+        GN_OTILE_CASE(8)
+#endif
+#if GN_GEMM_MR >= 14
+        GN_OTILE_CASE(9)
+        GN_OTILE_CASE(10)
+        GN_OTILE_CASE(11)
+        GN_OTILE_CASE(12)
+        GN_OTILE_CASE(13)
+        GN_OTILE_CASE(14)
+#endif
+    default:
+        break;
+    }
+#undef GN_OTILE_CASE
 }
 
 GN_INLINE void dot_body(const int mr, int nr, int nb, int len, const float *a, ptrdiff_t a_rs,
@@ -182,6 +234,7 @@ const gn_gemm_kernels GN_GEMM_TABLE = {
     .mc = GN_GEMM_MC,
     .nc = GN_GEMM_NC,
     .tile = tile,
+    .otile = otile,
     .dot_mr = GN_DOT_MR,
     .dot_nr = GN_DOT_NR,
     .dot_vl = GN_VL,

@@ -1,0 +1,254 @@
+/* Direct (im2col-free) convolution for narrow dense stride-1 layers: ResNet/VGG-style 3x3
+ * convs of 64 channels or fewer, where every im2col element would feed only cout MACs and
+ * packing it costs as much as the arithmetic.
+ *
+ * Each image is copied once into a zero-padded buffer, rows of wp = w + 2p floats. An output
+ * pixel (oy, ox) is computed at grid position q = oy * wp + ox, and tap (ky, kx) of input
+ * channel c is then the same padded buffer read at q + c * ps + ky * wp + kx: for a run of
+ * consecutive q, a contiguous vector. So the forward pass is a GEMM whose B panel rows are
+ * read in place (the otile microkernel with an offset per row of K) over all oy * wp grid
+ * positions; the k - 1 grid columns per row past ox = ow - 1 are computed and dropped when the
+ * result is copied out. Stride-1 backward data is the same pass over dY with the flipped,
+ * transposed weights and padding k - 1 - p; the weight gradient is, per tap, a dot product of
+ * the dY rows (laid on the same grid, zeros in the dropped columns) with shifted rows of the
+ * padded input, by the dot kernel. */
+#include "kernels/conv/conv_internal.h"
+
+#include <string.h>
+
+#define DIRECT_MAX_CHANNELS 64
+#define DIRECT_MAX_FLOATS (320 * 1024) /* padded in + grid out of one image: bounds workspace */
+
+/* One pass: cin planes h x w in, padding p, kernel k, cout planes oh x ow out. */
+typedef struct dgeom {
+    int cin, cout, k, p, h, w, oh, ow, wp;
+    ptrdiff_t ps;    /* padded plane: (h + 2p) * wp floats */
+    ptrdiff_t ngrid; /* grid positions of the output: oh * wp */
+    ptrdiff_t gs;    /* ngrid rounded up to whole microtiles (nr) and to 16 floats */
+    ptrdiff_t xsize; /* one padded image, with the slack the last tile reads past its plane */
+} dgeom;
+
+static ptrdiff_t round_up(ptrdiff_t v, ptrdiff_t m)
+{
+    return (v + m - 1) / m * m;
+}
+
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static dgeom dgeom_of(int cin, int cout, int h, int w, int k, int p, int nr)
+{
+    dgeom d;
+    d.cin = cin;
+    d.cout = cout;
+    d.k = k;
+    d.p = p;
+    d.h = h;
+    d.w = w;
+    d.oh = h + 2 * p - k + 1;
+    d.ow = w + 2 * p - k + 1;
+    d.wp = w + 2 * p;
+    d.ps = (ptrdiff_t)(h + 2 * p) * d.wp;
+    d.ngrid = (ptrdiff_t)d.oh * d.wp;
+    d.gs = round_up(round_up(d.ngrid, nr), 16);
+    /* a tile at q < gs reads up to q + (k - 1) * wp + k - 1 + a whole NR of lanes */
+    ptrdiff_t reach = d.gs + (ptrdiff_t)(k - 1) * d.wp + k + nr;
+    d.xsize = round_up((ptrdiff_t)(cin - 1) * d.ps + (reach > d.ps ? reach : d.ps), 16);
+    return d;
+}
+
+static size_t bytes_of(ptrdiff_t floats)
+{
+    return (size_t)round_up(floats, 16) * sizeof(float); /* 64-byte multiples */
+}
+
+/* The forward-shaped pass of g, and its backward-data pass (dY in, dX out). */
+static dgeom forward_pass(const gn_gemm_kernels *kr, const gn_conv_geom *g)
+{
+    return dgeom_of(g->in_c, g->out_c, g->in_h, g->in_w, g->kernel, g->padding, kr->nr);
+}
+
+static dgeom backward_pass(const gn_gemm_kernels *kr, const gn_conv_geom *g)
+{
+    return dgeom_of(g->out_c, g->in_c, g->out_h, g->out_w, g->kernel,
+                    g->kernel - 1 - g->padding, kr->nr);
+}
+
+int gn_direct_applies(const gn_conv_geom *g)
+{
+    if (g->groups != 1 || g->stride != 1 || g->kernel < 2 || g->padding > g->kernel - 1)
+        return 0;
+    if (g->in_c > DIRECT_MAX_CHANNELS || g->out_c > DIRECT_MAX_CHANNELS)
+        return 0;
+    ptrdiff_t hp = g->in_h + 2 * g->padding, wp = g->in_w + 2 * g->padding;
+    int q = g->kernel - 1 - g->padding;
+    ptrdiff_t hq = g->out_h + 2 * q, wq = g->out_w + 2 * q;
+    return (g->in_c + g->out_c) * hp * wp <= DIRECT_MAX_FLOATS &&
+           (g->in_c + g->out_c) * hq * wq <= DIRECT_MAX_FLOATS;
+}
+
+static size_t pass_workspace(const dgeom *d)
+{
+    ptrdiff_t K = (ptrdiff_t)d->cin * d->k * d->k;
+    return bytes_of((ptrdiff_t)d->cout * K) + bytes_of(K) /* int offsets */ + bytes_of(d->xsize) +
+           bytes_of((ptrdiff_t)d->cout * d->gs);
+}
+
+static ptrdiff_t wg_image_floats(const dgeom *d)
+{
+    return d->xsize + (ptrdiff_t)d->cout * round_up(d->ngrid, 16);
+}
+
+size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g)
+{
+    dgeom f = forward_pass(kr, g), b = backward_pass(kr, g);
+    size_t fwd = pass_workspace(&f), bwd = pass_workspace(&b);
+    size_t wgt = bytes_of((ptrdiff_t)g->kernel * g->kernel * g->in_c * g->out_c) +
+                 bytes_of(wg_image_floats(&f));
+    size_t most = fwd > bwd ? fwd : bwd;
+    return (most > wgt ? most : wgt) + GN_WS_ALIGN;
+}
+
+/* Microtile rows: cout split into the fewest tiles of at most mr rows, as even as possible. */
+static int tile_count(const gn_gemm_kernels *kr, int cout)
+{
+    return (cout + kr->mr - 1) / kr->mr;
+}
+
+static int tile_rows(int cout, int m0, int tiles_left)
+{
+    return (cout - m0 + tiles_left - 1) / tiles_left;
+}
+
+/* A (cout x K) into microtile panels: panel rows m0.., element (kk, i) at panel[kk * mr + i].
+ * Forward: A(o, (c, tap)) = w[o][c][tap]; flipped (backward data, o = input channel of the
+ * layer, c = its output channel): A(o, (c, tap)) = w[c][o][taps - 1 - tap]. */
+static void pack_weights(const gn_gemm_kernels *kr, const dgeom *d, const float *w, int flipped,
+                         float *apack)
+{
+    int taps = d->k * d->k, K = d->cin * taps, tiles = tile_count(kr, d->cout), m0 = 0;
+    for (int t = 0; t < tiles; t++) {
+        int mr = tile_rows(d->cout, m0, tiles - t);
+        for (int kk = 0; kk < K; kk++) {
+            int c = kk / taps, tap = kk % taps;
+            for (int i = 0; i < mr; i++) {
+                int o = m0 + i;
+                apack[(ptrdiff_t)kk * mr + i] =
+                    flipped ? w[((ptrdiff_t)c * d->cout + o) * taps + taps - 1 - tap]
+                            : w[((ptrdiff_t)o * d->cin + c) * taps + tap];
+            }
+        }
+        apack += (ptrdiff_t)mr * K;
+        m0 += mr;
+    }
+}
+
+/* Copies image planes (cin x h x w) into the interior of a padded buffer whose border is
+ * already zero. */
+static void fill_padded(const dgeom *d, const float *x, float *xpad)
+{
+    for (int c = 0; c < d->cin; c++)
+        for (int r = 0; r < d->h; r++)
+            memcpy(xpad + c * d->ps + (ptrdiff_t)(r + d->p) * d->wp + d->p,
+                   x + ((ptrdiff_t)c * d->h + r) * d->w, (size_t)d->w * sizeof(float));
+}
+
+/* y = conv (or y += conv, accumulate) for n images: x planes (cin x h x w) at image stride
+ * x_bs, y planes (cout x oh x ow) at y_bs, weights packed by pack_weights. */
+static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const float *x,
+                     ptrdiff_t x_bs, const float *w, int flipped, float *y, ptrdiff_t y_bs,
+                     int accumulate, void *ws)
+{
+    int taps = d->k * d->k, K = d->cin * taps, tiles = tile_count(kr, d->cout);
+    float *apack = gn_ws_align(ws);
+    int *boff = (int *)((char *)apack + bytes_of((ptrdiff_t)d->cout * K));
+    float *xpad = (float *)((char *)boff + bytes_of(K));
+    float *grid = xpad + round_up(d->xsize, 16);
+    pack_weights(kr, d, w, flipped, apack);
+    for (int kk = 0; kk < K; kk++) {
+        int c = kk / taps, tap = kk % taps;
+        boff[kk] = (int)(c * d->ps + (tap / d->k) * d->wp + tap % d->k);
+    }
+    memset(xpad, 0, (size_t)d->xsize * sizeof(float));
+    for (int b = 0; b < n; b++) {
+        fill_padded(d, x + b * x_bs, xpad);
+        for (ptrdiff_t q0 = 0; q0 < d->gs; q0 += kr->nr) {
+            const float *ap = apack;
+            for (int t = 0, m0 = 0; t < tiles; t++) {
+                int mr = tile_rows(d->cout, m0, tiles - t);
+                kr->otile(mr, kr->nr, K, ap, xpad + q0, boff, grid + m0 * d->gs + q0, d->gs,
+                          0.0f);
+                ap += (ptrdiff_t)mr * K;
+                m0 += mr;
+            }
+        }
+        float *yb = y + b * y_bs;
+        for (int o = 0; o < d->cout; o++)
+            for (int r = 0; r < d->oh; r++) {
+                float *dst = yb + ((ptrdiff_t)o * d->oh + r) * d->ow;
+                const float *src = grid + o * d->gs + (ptrdiff_t)r * d->wp;
+                if (accumulate)
+                    for (int j = 0; j < d->ow; j++)
+                        dst[j] += src[j];
+                else
+                    memcpy(dst, src, (size_t)d->ow * sizeof(float));
+            }
+    }
+}
+
+void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
+                       const float *w, float *y, void *ws)
+{
+    dgeom d = forward_pass(kr, g);
+    run_pass(kr, &d, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, w, 0, y,
+             (ptrdiff_t)g->out_c * g->out_h * g->out_w, 0, ws);
+}
+
+void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                             const float *dy, const float *w, float *dx, void *ws)
+{
+    dgeom d = backward_pass(kr, g);
+    run_pass(kr, &d, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, w, 1, dx,
+             (ptrdiff_t)g->in_c * g->in_h * g->in_w, 1, ws);
+}
+
+void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                               const float *x, const float *dy, float *dw, void *ws)
+{
+    dgeom d = forward_pass(kr, g);
+    int taps = d.k * d.k, cin = d.cin, cout = d.cout;
+    ptrdiff_t gal = round_up(d.ngrid, 16);
+    float *acc = gn_ws_align(ws); /* acc[tap][o][c] */
+    float *xpad = acc + round_up((ptrdiff_t)taps * cout * cin, 16);
+    float *dyg = xpad + d.xsize;
+    memset(acc, 0, (size_t)taps * cout * cin * sizeof(float));
+    /* the border of xpad and the dropped grid columns of dyg stay zero for every image */
+    memset(xpad, 0, (size_t)wg_image_floats(&d) * sizeof(float));
+    ptrdiff_t x_bs = (ptrdiff_t)cin * d.h * d.w, dy_bs = (ptrdiff_t)cout * d.oh * d.ow;
+    /* One image at a time: its padded input and dY grid (a few hundred KiB at most) stay in L2
+     * while every tap sweeps them; chunks of several images measured 25% slower overall. */
+    for (int b = 0; b < n; b++) {
+        fill_padded(&d, x + b * x_bs, xpad);
+        const float *src = dy + b * dy_bs;
+        for (int o = 0; o < cout; o++)
+            for (int r = 0; r < d.oh; r++)
+                memcpy(dyg + o * gal + (ptrdiff_t)r * d.wp, src + ((ptrdiff_t)o * d.oh + r) * d.ow,
+                       (size_t)d.ow * sizeof(float));
+        /* taps innermost: they read the same few dY and input rows, shifted, so one (i, j)
+         * tile's rows stay in L1 across its k * k products */
+        for (int i = 0; i < cout; i += kr->dot_mr)
+            for (int j = 0; j < cin; j += kr->dot_nr)
+                for (int tap = 0; tap < taps; tap++)
+                    kr->dot(imin(kr->dot_mr, cout - i), imin(kr->dot_nr, cin - j), 1,
+                            (int)d.ngrid, dyg + i * gal, gal, 0,
+                            xpad + (tap / d.k) * d.wp + tap % d.k + j * d.ps, d.ps, 0,
+                            acc + ((ptrdiff_t)tap * cout + i) * cin + j, cin);
+    }
+    for (int o = 0; o < cout; o++)
+        for (int c = 0; c < cin; c++)
+            for (int tap = 0; tap < taps; tap++)
+                dw[((ptrdiff_t)o * cin + c) * taps + tap] +=
+                    acc[((ptrdiff_t)tap * cout + o) * cin + c];
+}
