@@ -10,8 +10,16 @@ paper's CIFAR-10 figure beside ours, and a PNG of accuracy against MACs.
 
 It resumes where it stopped: a finished run (its results JSON exists) is skipped, an
 interrupted one continues from its checkpoint. Everything goes under --out (default
-experiments/out/<plan>); --report writes the Markdown table there (results.md) and the plot
-(accuracy_vs_macs.png). Runs ghostnet from --build (default build/release).
+experiments/out/<plan>); the Markdown table goes there as results-<plan>.md and the plot as
+accuracy_vs_macs-<plan>.png. Runs ghostnet from --build (default build/release).
+
+    python3 experiments/run.py --plan table4 --report-only [--remeasure-latency]
+    python3 experiments/run.py --plot-all docs/accuracy_vs_macs.png experiments/out/*
+
+--report-only rebuilds the table from the finished runs without training; with
+--remeasure-latency it first measures every finished model's latency again (batch 1, 1 thread,
+200 runs): latencies taken while other trainings share the cores are not comparable.
+--plot-all draws every finished run found in the given directories into one PNG.
 """
 
 import argparse
@@ -101,19 +109,37 @@ def train_one(a, gn, arch, ghost, seed):
     with open(model + ".csv") as f:
         rows = [line.strip().split(",") for line in f.read().strip().splitlines()[1:]]
     seconds = sum(float(r[6]) for r in rows)
-    latency = None
-    try:
-        bench = json.loads(sh([gn, "bench", "--weights", model, "--threads", 1, "--batch", 1,
-                               "--runs", 50, "--json"]))
-        latency = bench["median_ms"]
-    except (subprocess.CalledProcessError, KeyError, ValueError):
-        pass
+    latency = bench_latency(gn, model, 50)
     result = {"arch": arch, "ghost": ghost, "seed": seed, "params": info["total"]["params"],
               "macs": info["total"]["macs"], "accuracy": ev["accuracy"],
               "train_seconds": seconds, "epochs": len(rows), "latency_ms": latency,
               "wall_seconds_this_session": time.time() - start}
     with open(result_path, "w") as f:
         json.dump(result, f, indent=1)
+    return result
+
+
+def bench_latency(gn, model, runs):
+    """Median latency (ms) of `ghostnet bench` at batch 1, 1 thread, or None if it fails."""
+    try:
+        bench = json.loads(sh([gn, "bench", "--weights", model, "--threads", 1, "--batch", 1,
+                               "--runs", runs, "--json"]))
+        return bench["median_ms"]
+    except (subprocess.CalledProcessError, KeyError, ValueError):
+        return None
+
+
+def remeasure(a, gn, result_path):
+    with open(result_path) as f:
+        result = json.load(f)
+    model = result_path[:-len(".json")] + ".safetensors"
+    if "latency_ms_while_training" not in result:
+        result["latency_ms_while_training"] = result["latency_ms"]
+    result["latency_ms"] = bench_latency(gn, model, 200)
+    result["latency_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with open(result_path, "w") as f:
+        json.dump(result, f, indent=1)
+    print("%s: %.3f ms" % (os.path.basename(model), result["latency_ms"] or float("nan")))
     return result
 
 
@@ -139,7 +165,7 @@ def report(a, runs, results):
             "%s / %s / %.1f%%" % paper if paper else "-"))
         points.append((rs[0]["macs"], statistics.mean(accs), label(arch, ghost)))
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(a.out, "results.md"), "w") as f:
+    with open(os.path.join(a.out, "results-%s.md" % a.plan), "w") as f:
         f.write(text)
     print(text)
     return points
@@ -162,9 +188,27 @@ def plot(points, path, title):
     fig.savefig(path, dpi=120)
 
 
+def plot_all(png, dirs):
+    """One PNG of accuracy against MACs for every finished run (*.json) in dirs."""
+    points, seen = [], set()
+    for d in dirs:
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".json") or name in seen:
+                continue
+            seen.add(name)
+            with open(os.path.join(d, name)) as f:
+                r = json.load(f)
+            ghost = tuple(r["ghost"]) if r["ghost"] else None
+            points.append((r["macs"], 100 * r["accuracy"], label(r["arch"], ghost)))
+    if not points:
+        raise SystemExit("--plot-all: no finished runs (*.json) in %s" % " ".join(dirs))
+    plot(points, png, "all runs, test top-1 against MACs")
+    print("wrote %s (%d runs)" % (png, len(points)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--plan", required=True)
+    p.add_argument("--plan")
     p.add_argument("--model", default="resnet20", help="model of the ablation plans")
     p.add_argument("--data", default="fashion-mnist")
     p.add_argument("--input", default=32, type=int, help="canvas size (28 -> 32 padding)")
@@ -178,7 +222,17 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     p.add_argument("--out")
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--remeasure-latency", action="store_true",
+                   help="with --report-only: measure the finished models' latency again")
+    p.add_argument("--plot-all", nargs="+", metavar=("PNG", "DIR"),
+                   help="plot every finished run in the DIRs into PNG and exit")
     a = p.parse_args()
+    if a.plot_all:
+        if len(a.plot_all) < 2:
+            p.error("--plot-all needs the PNG path and at least one directory")
+        return plot_all(a.plot_all[0], a.plot_all[1:])
+    if not a.plan:
+        p.error("--plan is required (table4, ablation-d, ablation-s)")
     a.out = a.out or os.path.join(HERE, "out", a.plan if a.plan == "table4"
                                    else "%s-%s" % (a.plan, a.model))
     os.makedirs(a.out, exist_ok=True)
@@ -190,13 +244,16 @@ def main():
             if a.report_only:
                 path = os.path.join(a.out, run_name(arch, ghost, seed) + ".json")
                 if os.path.exists(path):
-                    with open(path) as f:
-                        results.append(json.load(f))
+                    if a.remeasure_latency:
+                        results.append(remeasure(a, gn, path))
+                    else:
+                        with open(path) as f:
+                            results.append(json.load(f))
                 continue
             results.append(train_one(a, gn, arch, ghost, seed))
     points = report(a, runs, results)
     if points:
-        plot(points, os.path.join(a.out, "accuracy_vs_macs.png"),
+        plot(points, os.path.join(a.out, "accuracy_vs_macs-%s.png" % a.plan),
              "%s, %s, %d epochs" % (a.plan, a.data, a.epochs))
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Evaluates a ghostnet model file in PyTorch (tools/ghostnet_ref.py) on an IDX data set, with
+"""Evaluates a ghostnet model file in PyTorch (tools/ghostnet_ref.py for GhostNets,
+tools/cifar_ref.py for CIFAR ResNets / VGGs and their Ghost versions) on an IDX data set, with
 the preprocessing ghostnet uses: pixels / 255, centred on the model's input canvas (zero
 padding), normalised with the mean/std from the file's metadata. Prints accuracy as JSON.
 Proves that a file trained by ghostnet is real and complete: PyTorch gets the same accuracy.
@@ -19,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ghostnet_ref as R  # noqa: E402
+import cifar_ref  # noqa: E402
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -57,7 +59,9 @@ def preprocess(images, meta):
 
 
 def evaluate(model_path, directory=FASHION_MNIST, split="test", batch=500):
-    model, meta = R.load_model(model_path)
+    _, meta = R.load_safetensors(model_path)
+    loader = cifar_ref.load_model if meta.get("arch") in ("resnet", "vgg") else R.load_model
+    model, meta = loader(model_path)
     images, labels = load_split(directory, split)
     x = preprocess(images, meta)
     correct = 0
