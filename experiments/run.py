@@ -172,18 +172,30 @@ def report(a, runs, results):
 
 
 def plot(points, path, title):
+    """Scatter of top-1 against MACs (log axis); one colour per model family, baselines as
+    squares, Ghost variants as circles; a legend instead of labels, which would overlap."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for macs, acc, name in points:
-        ax.scatter(macs / 1e6, acc)
-        ax.annotate(name, (macs / 1e6, acc), fontsize=8, xytext=(4, 4),
-                    textcoords="offset points")
-    ax.set_xlabel("MACs per image (millions)")
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    families = sorted({name.replace("Ghost-", "").split(" ")[0] for _, _, name in points})
+    colours = {f: "C%d" % i for i, f in enumerate(families)}
+    ghost_seen = {}
+    for macs, acc, name in sorted(points, key=lambda t: (t[2].replace("Ghost-", ""), t[0])):
+        fam = name.replace("Ghost-", "").split(" ")[0]
+        is_ghost = name.startswith("Ghost-")
+        k = ghost_seen.setdefault(fam, 0)
+        if is_ghost:
+            ghost_seen[fam] = k + 1
+        marker = ("o", "^", "v", "D", "P", "X", "*")[k % 7] if is_ghost else "s"
+        ax.scatter(macs / 1e6, acc, color=colours[fam], marker=marker, s=50, label=name,
+                   edgecolors="black", linewidths=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("MACs per image (millions, log scale)")
     ax.set_ylabel("test top-1 (%)")
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

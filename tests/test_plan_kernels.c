@@ -1,7 +1,8 @@
 /* The inference kernels (src/kernels/infer) for every ISA this CPU runs, against the plain C
  * references: convolutions through the GEMM path (1x1, k x k, strided, grouped, depthwise with
  * multipliers, linear-style whole-map kernels, truncated outputs, squeeze-excite gates) and
- * the depthwise path (3x3 and 5x5 stride 1 and 2, other kernels and strides), each with every
+ * the depthwise path (3x3 and 5x5 stride 1 and 2, other kernels and strides, channel
+ * multipliers 1-5), each with every
  * epilogue (activations, residual, raw copy), and k-paired narrow panels (at most half a
  * vector of outputs) and first layers reading an NCHW input directly; affine, pooling and
  * layout kernels. Shapes are
@@ -128,7 +129,7 @@ static void gemm_units(void *arg, int64_t begin, int64_t end)
 static void dw_units(void *arg, int64_t begin, int64_t end)
 {
     conv_job *j = arg;
-    gn_dw_run(&j->d, &j->dw, begin, end);
+    gn_dw_run(&j->d, &j->dw, begin, end, j->scratch);
 }
 
 static void *test_alloc(void *user, size_t bytes)
@@ -177,6 +178,9 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
     j.d = d;
     if (depthwise) {
         CHECK(gn_dw_pack(k, &d, w, scale, bias, test_alloc, NULL, &j.dw) == 0);
+        size_t bytes = gn_dw_scratch(&d);
+        CHECK((bytes > 0) == (c->out_c > c->in_c));
+        j.scratch = bytes ? test_alloc(NULL, bytes) : NULL;
         run_in_ranges(gn_dw_units(&d), dw_units, &j);
     } else {
         CHECK(gn_conv_pack(k, &d, w, scale, bias, test_alloc, NULL, &j.gemm) == 0);
@@ -247,6 +251,16 @@ static const conv_case dw_cases[] = {
     {2, 9, 9, 11, 11, 3, 3, 0, 9, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
     {1, 16, 16, 6, 6, 1, 1, 0, 16, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
     {1, 64, 64, 14, 14, 3, 1, 1, 64, 40, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    /* channel multiplier M = out / in (Ghost cheap operations with s > 2); 64-channel chunks
+     * that start inside a group of M (M = 3, 5), the Ghost slice (keep), 1x1 and 7x7 */
+    {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 22, 44, 8, 8, 3, 1, 1, 22, 42, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 0, 0},
+    {2, 30, 150, 9, 9, 3, 2, 1, 30, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 0, 0, 0},
+    {1, 13, 65, 6, 5, 5, 1, 2, 13, 61, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 4, 12, 5, 5, 5, 3, 2, 4, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    {3, 7, 28, 4, 4, 1, 1, 0, 7, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
+    {1, 3, 9, 11, 9, 7, 1, 3, 3, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0, 0},
+    {1, 1, 4, 1, 1, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0},
 };
 
 static void random_conv_cases(gn_rng *rng, gn_isa isa)
@@ -263,7 +277,8 @@ static void random_conv_cases(gn_rng *rng, gn_isa isa)
         int depthwise = t % 2;
         c.groups = depthwise ? 1 + (int)gn_rng_below(rng, 70) : 1;
         c.in_c = depthwise ? c.groups : 1 + (int)gn_rng_below(rng, 50);
-        c.out_c = depthwise ? c.groups : 1 + (int)gn_rng_below(rng, 90);
+        c.out_c = depthwise ? c.groups * (1 + (int)gn_rng_below(rng, 5))
+                            : 1 + (int)gn_rng_below(rng, 90);
         c.keep = (int)gn_rng_below(rng, 2) ? 1 + (int)gn_rng_below(rng, (uint64_t)c.out_c) : 0;
         c.act = (gn_act)gn_rng_below(rng, 3);
         c.act_after = (gn_act)gn_rng_below(rng, 3);

@@ -360,12 +360,17 @@ static gn_status conv_node(gn_plan *p, int index)
         gate = p->gated_gate[x];
         x = p->gated_x[x];
     }
-    int depthwise = gate < 0 && a->groups > 1 && a->groups == a->in_channels &&
-                    a->groups == a->out_channels;
     int nchw = x == 0 && p->buffer[0] < 0;
-    char op[PLAN_OP_MAX];
-    snprintf(op, sizeof(op), "%s %dx%d/%d%s", depthwise ? "dwconv" : "conv", a->kernel,
-             a->kernel, a->stride, gate >= 0 ? " gated" : nchw ? " nchw in" : "");
+    /* Depthwise, also with a channel multiplier (the cheap operation of a Ghost module with
+     * ratio s > 2 has out = (s - 1) * in, one input channel per group). */
+    int depthwise = gate < 0 && !nchw && a->groups > 1 && a->groups == a->in_channels &&
+                    a->out_channels % a->groups == 0;
+    int multiplier = depthwise ? a->out_channels / a->groups : 1;
+    char op[PLAN_OP_MAX], times[16] = "";
+    if (multiplier > 1)
+        snprintf(times, sizeof(times), " x%d", multiplier);
+    snprintf(op, sizeof(op), "%s %dx%d/%d%s%s", depthwise ? "dwconv" : "conv", a->kernel,
+             a->kernel, a->stride, times, gate >= 0 ? " gated" : nchw ? " nchw in" : "");
     plan_step *s;
     gn_status st = weighted_step(p, index, depthwise ? STEP_DEPTHWISE : STEP_CONV, x, op,
                                  a->out_channels, a->bias, &s);

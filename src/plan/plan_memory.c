@@ -214,6 +214,7 @@ static gn_status pack_step(gn_plan *p, plan_step *s)
         s->conv = conv_geometry(p, s);
         failed = gn_dw_pack(p->kernels, &s->conv, s->weight, s->scale, s->bias, plan_alloc,
                             p->ctx, &s->dw);
+        s->scratch_bytes = gn_dw_scratch(&s->conv);
         p->weight_bytes += s->dw.bytes;
         break;
     case STEP_AFFINE:

@@ -126,7 +126,7 @@ static void run_units(gn_plan *p, const plan_step *s, int64_t begin, int64_t end
         }
         break;
     case STEP_DEPTHWISE:
-        gn_dw_run(&s->conv, &s->dw, begin, end);
+        gn_dw_run(&s->conv, &s->dw, begin, end, scratch);
         break;
     case STEP_AFFINE:
         gn_affine_run(k, &s->affine, begin, end);

@@ -1,6 +1,8 @@
 /* Depthwise convolution over NHWC views (see infer.h): vectorised over channels, one output
  * row per call of the ISA's row kernel. Work units are (channel chunk, image, output row),
- * chunks outermost, so a thread keeps one chunk's weights hot over many rows. */
+ * chunks outermost, so a thread keeps one chunk's weights hot over many rows. A channel
+ * multiplier M > 1 (output channel c reads input channel c / M) copies the unit's input rows
+ * into scratch with the channels repeated, then runs the same row kernel. */
 #include "kernels/infer/infer.h"
 
 #include <string.h>
@@ -48,12 +50,44 @@ static const float *row_of(gn_view v, int img, int y)
     return v.data ? v.data + img * v.image_stride + y * v.row_stride : NULL;
 }
 
-void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int64_t end)
+/* Input columns one output row reads: from the left border to the last tap. */
+static int span(const gn_conv_desc *d)
+{
+    return (d->out_w - 1) * d->stride + d->kernel;
+}
+
+size_t gn_dw_scratch(const gn_conv_desc *d)
+{
+    if (d->out_per_group <= 1)
+        return 0;
+    return (size_t)d->kernel * (size_t)span(d) * GN_DW_CHUNK * sizeof(float);
+}
+
+/* Channel multiplier M > 1: the kernel rows [from, kernel) of one output row, channels
+ * [c0, c1), copied to scratch with channel c taken from input channel c / M; a pixel holds
+ * `width` floats, c1 - c0 rounded up to the vector length, zero past c1 (the row kernel loads
+ * full vectors). The border is part of the span: the view's zero border supplies the padding,
+ * as for M == 1. */
+static void expand_rows(const gn_dw_weights *p, const gn_conv_desc *d, const float *x, int c0,
+                        int c1, int width, int from, float *out)
+{
+    const int pixels = span(d);
+    for (int ky = from; ky < d->kernel; ky++)
+        p->kernels->dw_expand(x + (ptrdiff_t)ky * d->x.row_stride, d->x.pixel_stride, pixels,
+                              d->out_per_group, c0, c1, width,
+                              out + (size_t)ky * pixels * width, width);
+}
+
+void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int64_t end,
+               void *scratch)
 {
     int64_t rows = (int64_t)d->n * d->out_h;
+    int expand = d->out_per_group > 1;
+    int64_t held = -1; /* the unit whose input rows the scratch holds */
     for (int64_t u = begin; u < end; u++) {
         int chunk = (int)(u / rows), img = (int)(u % rows / d->out_h);
         int oy = (int)(u % d->out_h), c0 = chunk * GN_DW_CHUNK;
+        int c1 = c0 + GN_DW_CHUNK < d->out_channels ? c0 + GN_DW_CHUNK : d->out_channels;
         int top = oy * d->stride - d->padding;
         gn_dw_row r = {
             .x = row_of(d->x, img, top) - d->padding * d->x.pixel_stride,
@@ -63,7 +97,7 @@ void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int
             .stride = d->stride,
             .out_w = d->out_w,
             .c0 = c0,
-            .c1 = c0 + GN_DW_CHUNK < d->out_channels ? c0 + GN_DW_CHUNK : d->out_channels,
+            .c1 = c1,
             .w = p->weights,
             .bias = p->bias,
             .w_stride = p->padded,
@@ -76,6 +110,23 @@ void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int
             .act = d->ep.act,
             .act_after = d->ep.act_after,
         };
+        if (expand) {
+            int vl = p->kernels->vl, width = (c1 - c0 + vl - 1) / vl * vl, from = 0;
+            size_t row = (size_t)span(d) * width;
+            /* The previous unit was the row above in the same chunk and image: its last
+             * kernel - stride input rows are this unit's first ones. */
+            if (held == u - 1 && oy > 0 && d->stride < d->kernel) {
+                from = d->kernel - d->stride;
+                memmove(scratch, (float *)scratch + d->stride * row,
+                        (size_t)from * row * sizeof(float));
+            }
+            expand_rows(p, d, r.x, c0, c1, width, from, scratch);
+            held = u;
+            r.x = scratch;
+            r.x_ps = width;
+            r.x_rs = (ptrdiff_t)row;
+            r.x_c = c0;
+        }
         p->kernels->dw_row(&r);
     }
 }

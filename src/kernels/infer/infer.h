@@ -65,12 +65,14 @@ typedef struct gn_tile {
 } gn_tile;
 
 /* One output row of a depthwise convolution (channel multiplier 1), channels [c0, c1):
- *   y[x][c] = epilogue(bias[c] + sum over ky, kx of x[ky * x_rs + (x * stride + kx) * x_ps + c]
+ *   y[x][c] = epilogue(bias[c] + sum over ky, kx of x[ky * x_rs + (x * stride + kx) * x_ps
+ *                                                     + c - x_c]
  *                                                  * w[(ky * kernel + kx) * w_stride + c])
- * x points at the top-left tap of output column 0 (inside the zero border when padded). */
+ * x points at the top-left tap of output column 0 (inside the zero border when padded); x_c is
+ * the channel x's first float holds (0 for a tensor view, c0 for an expanded scratch copy). */
 typedef struct gn_dw_row {
     const float *x;
-    ptrdiff_t x_rs, x_ps;
+    ptrdiff_t x_rs, x_ps, x_c;
     int kernel, stride, out_w, c0, c1;
     const float *w, *bias;
     ptrdiff_t w_stride;
@@ -138,6 +140,10 @@ typedef struct gn_infer_kernels {
     void (*gemm_tile_paired)(const gn_tile *t);
     void (*nchw_row)(const gn_nchw_row *r);
     void (*dw_row)(const gn_dw_row *r);
+    /* Channel multiplier m: for each of the pixels (strides src_ps, out_ps), out[c - c0] =
+     * src[c / m] for c in [c0, c1), and 0 for c in [c1, c0 + width). */
+    void (*dw_expand)(const float *src, ptrdiff_t src_ps, int pixels, int m, int c0, int c1,
+                      int width, float *out, ptrdiff_t out_ps);
     void (*affine_row)(const gn_affine_row *r);
     void (*maxpool_row)(const gn_maxpool_row *r);
     /* y[c] = mean over the h x w pixels of x (x_rs, x_ps strides) of channel c, c in [c0, c1). */
@@ -201,7 +207,7 @@ size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated);
 void gn_conv_gemm_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t begin,
                       int64_t end, void *scratch);
 
-/* ---- depthwise convolution (groups == in == out channels) ---------------------------------- */
+/* ---- depthwise convolution (groups == in channels; out = M * in, channel multiplier M) ------ */
 
 typedef struct gn_dw_weights {
     const gn_infer_kernels *kernels;
@@ -211,13 +217,19 @@ typedef struct gn_dw_weights {
     size_t bytes;
 } gn_dw_weights;
 
-/* For a depthwise d (in_per_group == out_per_group == 1); only the first out_channels are
- * packed. */
+/* For a depthwise d (in_per_group == 1, out_per_group == M >= 1: output channel c reads input
+ * channel c / M, as in the Ghost module's cheap operation with ratio s = M + 1); only the
+ * first out_channels are packed. */
 int gn_dw_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *w,
                const float *scale, const float *bias, gn_alloc_fn alloc, void *user,
                gn_dw_weights *out);
 int64_t gn_dw_units(const gn_conv_desc *d);
-void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int64_t end);
+/* Bytes of per-thread scratch: 0 for M == 1; for M > 1 a unit first copies the kernel rows it
+ * reads into scratch with every input channel repeated M times, then runs the M == 1 kernel. */
+size_t gn_dw_scratch(const gn_conv_desc *d);
+/* Runs units [begin, end); scratch: gn_dw_scratch bytes, 64-byte aligned (NULL when 0). */
+void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int64_t end,
+               void *scratch);
 
 /* ---- element-wise, pooling, layout --------------------------------------------------------- */
 

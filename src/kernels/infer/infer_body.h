@@ -307,7 +307,7 @@ GN_INLINE void dw_columns(const int kernel_c, const int stride_c, const int cols
     GN_INFER_UNROLL
     for (int j = 0; j < cols; j++)
         acc[j] = bias;
-    const float *row = r->x + (ptrdiff_t)x0 * s * r->x_ps + c;
+    const float *row = r->x + (ptrdiff_t)x0 * s * r->x_ps + (c - r->x_c);
     for (int ky = 0; ky < k; ky++) {
         GN_INFER_UNROLL
         for (int j = 0; j < cols; j++) {
@@ -362,6 +362,44 @@ static void dw_row(const gn_dw_row *r)
         dw_row_body(5, 2, r);
     else
         dw_row_body(0, 0, r);
+}
+
+/* Channel multiplier: every input channel repeated m times. A constant m lets the compiler
+ * turn the inner loops into vector shuffles; the groups cut by c0 and c1 go one by one. */
+GN_INLINE void dw_repeat(const int m, const float *src, int groups, float *out)
+{
+    for (int i = 0; i < groups; i++)
+        for (int j = 0; j < m; j++)
+            out[i * m + j] = src[i];
+}
+
+static void dw_expand(const float *src, ptrdiff_t src_ps, int pixels, int m, int c0, int c1,
+                      int width, float *out, ptrdiff_t out_ps)
+{
+    /* c0 may fall inside a group of m: `head` copies of input channel i0 first, then whole
+     * groups, then `tail` copies of the next channel. */
+    const int i0 = c0 / m, count = c1 - c0;
+    int head = (m - c0 % m) % m;
+    head = head < count ? head : count;
+    const int groups = (count - head) / m, tail = count - head - groups * m;
+    const int first = i0 + (head > 0), next = first + groups;
+    for (int px = 0; px < pixels; px++, src += src_ps, out += out_ps) {
+        float *o = out;
+        for (int t = 0; t < head; t++)
+            *o++ = src[i0];
+        switch (m) {
+        case 2: dw_repeat(2, src + first, groups, o); break;
+        case 3: dw_repeat(3, src + first, groups, o); break;
+        case 4: dw_repeat(4, src + first, groups, o); break;
+        case 5: dw_repeat(5, src + first, groups, o); break;
+        default: dw_repeat(m, src + first, groups, o); break;
+        }
+        o += groups * m;
+        for (int t = 0; t < tail; t++)
+            *o++ = src[next];
+        for (int t = count; t < width; t++)
+            *o++ = 0.0f;
+    }
 }
 
 /* ---- element-wise, pooling ------------------------------------------------------------------ */
@@ -455,6 +493,7 @@ const gn_infer_kernels GN_INFER_TABLE = {
 #endif
     .nchw_row = nchw_row,
     .dw_row = dw_row,
+    .dw_expand = dw_expand,
     .affine_row = affine_row,
     .maxpool_row = maxpool_row,
     .global_avgpool = global_avgpool,
