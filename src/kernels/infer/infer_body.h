@@ -332,7 +332,7 @@ GN_INLINE void dw_columns(const int kernel_c, const int stride_c, const int cols
 
 GN_INLINE void dw_row_body(const int kernel_c, const int stride_c, const gn_dw_row *r)
 {
-    enum { TAPS = 25 };
+    enum { TAPS = 49 };
     gn_vf wv[TAPS];
     for (int c = r->c0; c < r->c1; c += GN_VL) {
         int lanes = r->c1 - c;
@@ -360,6 +360,8 @@ static void dw_row(const gn_dw_row *r)
         dw_row_body(5, 1, r);
     else if (r->kernel == 5 && r->stride == 2)
         dw_row_body(5, 2, r);
+    else if (r->kernel == 7 && r->stride == 1) /* Ghost cheap operations with d = 7 */
+        dw_row_body(7, 1, r);
     else
         dw_row_body(0, 0, r);
 }
