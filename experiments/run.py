@@ -129,7 +129,7 @@ def bench_latency(gn, model, runs):
         return None
 
 
-def remeasure(a, gn, result_path):
+def remeasure(gn, result_path):
     with open(result_path) as f:
         result = json.load(f)
     model = result_path[:-len(".json")] + ".safetensors"
@@ -257,7 +257,7 @@ def main():
                 path = os.path.join(a.out, run_name(arch, ghost, seed) + ".json")
                 if os.path.exists(path):
                     if a.remeasure_latency:
-                        results.append(remeasure(a, gn, path))
+                        results.append(remeasure(gn, path))
                     else:
                         with open(path) as f:
                             results.append(json.load(f))

@@ -75,7 +75,7 @@ static void expand_rows(const gn_dw_weights *p, const gn_conv_desc *d, const flo
     for (int ky = from; ky < d->kernel; ky++)
         p->kernels->dw_expand(x + (ptrdiff_t)ky * d->x.row_stride, d->x.pixel_stride, pixels,
                               d->out_per_group, c0, c1, width,
-                              out + (size_t)ky * pixels * width, width);
+                              out + (size_t)ky * pixels * width);
 }
 
 void gn_dw_run(const gn_conv_desc *d, const gn_dw_weights *p, int64_t begin, int64_t end,

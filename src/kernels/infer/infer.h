@@ -140,10 +140,10 @@ typedef struct gn_infer_kernels {
     void (*gemm_tile_paired)(const gn_tile *t);
     void (*nchw_row)(const gn_nchw_row *r);
     void (*dw_row)(const gn_dw_row *r);
-    /* Channel multiplier m: for each of the pixels (strides src_ps, out_ps), out[c - c0] =
-     * src[c / m] for c in [c0, c1), and 0 for c in [c1, c0 + width). */
+    /* Channel multiplier m: for each of the pixels (src_ps floats apart in src, width floats
+     * apart in out), out[c - c0] = src[c / m] for c in [c0, c1), 0 for c in [c1, c0 + width). */
     void (*dw_expand)(const float *src, ptrdiff_t src_ps, int pixels, int m, int c0, int c1,
-                      int width, float *out, ptrdiff_t out_ps);
+                      int width, float *out);
     void (*affine_row)(const gn_affine_row *r);
     void (*maxpool_row)(const gn_maxpool_row *r);
     /* y[c] = mean over the h x w pixels of x (x_rs, x_ps strides) of channel c, c in [c0, c1). */

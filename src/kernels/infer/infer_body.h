@@ -376,7 +376,7 @@ GN_INLINE void dw_repeat(const int m, const float *src, int groups, float *out)
 }
 
 static void dw_expand(const float *src, ptrdiff_t src_ps, int pixels, int m, int c0, int c1,
-                      int width, float *out, ptrdiff_t out_ps)
+                      int width, float *out)
 {
     /* c0 may fall inside a group of m: `head` copies of input channel i0 first, then whole
      * groups, then `tail` copies of the next channel. */
@@ -385,7 +385,7 @@ static void dw_expand(const float *src, ptrdiff_t src_ps, int pixels, int m, int
     head = head < count ? head : count;
     const int groups = (count - head) / m, tail = count - head - groups * m;
     const int first = i0 + (head > 0), next = first + groups;
-    for (int px = 0; px < pixels; px++, src += src_ps, out += out_ps) {
+    for (int px = 0; px < pixels; px++, src += src_ps, out += width) {
         float *o = out;
         for (int t = 0; t < head; t++)
             *o++ = src[i0];
