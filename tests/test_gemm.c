@@ -1,12 +1,15 @@
 /* gn_sgemm for every ISA this CPU runs against gn_sgemm_ref: every (m, n, k) from a list of odd
  * sizes, all four transpositions, padded leading dimensions, alpha/beta combinations including
  * beta == 0 over a NaN-filled C, and a product large enough to cross every cache block. The
- * padding of C (columns n..ldc) must come back untouched. */
+ * padding of C (columns n..ldc) must come back untouched. Also each ISA's transpose kernel
+ * (the packing of the direct weight gradient) on odd shapes with strides, its destination
+ * padding untouched. */
 #include "harness.h"
 
 #include "core/internal.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_engine.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -145,6 +148,34 @@ static void test_blocks(gn_rng *rng)
     }
 }
 
+/* transpose: every (rows, cols) of 1..19 x 1..19, src and dst with row strides past the shape;
+ * what lies outside the transposed block must keep its sentinel. */
+static void test_transpose(gn_rng *rng)
+{
+    enum { MAXD = 19, SRS = 23, DRS = 21 };
+    float src[MAXD * SRS], dst[MAXD * DRS];
+    fill(rng, src, sizeof(src) / sizeof(src[0]));
+    for (int isa = 0; isa < GN_ISA_COUNT; isa++) {
+        if (!isa_runs((gn_isa)isa))
+            continue;
+        const gn_gemm_kernels *kr = gn_gemm_kernels_for((gn_isa)isa);
+        for (int rows = 1; rows <= MAXD; rows++)
+            for (int cols = 1; cols <= MAXD; cols++) {
+                for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+                    dst[i] = SENTINEL;
+                kr->transpose(rows, cols, src, SRS, dst, DRS);
+                int bad = 0;
+                for (int j = 0; j < MAXD; j++)
+                    for (int i = 0; i < DRS; i++) {
+                        float want = j < cols && i < rows ? src[i * SRS + j] : SENTINEL;
+                        bad += dst[j * DRS + i] != want;
+                    }
+                CHECK_MSG(bad == 0, "%s transpose %dx%d: %d wrong elements",
+                          gn_isa_name((gn_isa)isa), rows, cols, bad);
+            }
+    }
+}
+
 int main(void)
 {
     gn_rng rng;
@@ -152,5 +183,6 @@ int main(void)
     fprintf(stderr, "test_gemm: cpu isa %s\n", gn_isa_name(gn_cpu_detect()));
     test_odd_shapes(&rng);
     test_blocks(&rng);
+    test_transpose(&rng);
     return gn_test_finish("test_gemm");
 }

@@ -9,9 +9,10 @@
  * read in place (the otile microkernel with an offset per row of K) over all oy * wp grid
  * positions; the k - 1 grid columns per row past ox = ow - 1 are computed and dropped when the
  * result is copied out. Stride-1 backward data is the same pass over dY with the flipped,
- * transposed weights and padding k - 1 - p; the weight gradient is, per tap, a dot product of
- * the dY rows (laid on the same grid, zeros in the dropped columns) with shifted rows of the
- * padded input, by the dot kernel. */
+ * transposed weights and padding k - 1 - p. The weight gradient is a GEMM on the same
+ * microkernel with the grid positions as its reduction: dY on the grid (zeros in the dropped
+ * columns) packed as A, the padded input transposed to channels-innermost pixels as B, read in
+ * place (see gn_direct_backward_weight). */
 #include "kernels/conv/conv_internal.h"
 
 #include <string.h>
@@ -96,17 +97,47 @@ static size_t pass_workspace(const dgeom *d)
            bytes_of((ptrdiff_t)d->cout * d->gs);
 }
 
-static ptrdiff_t wg_image_floats(const dgeom *d)
+/* Weight gradient by the otile microkernel, in the layout that makes it a GEMM with no im2col:
+ * acc[o][(ky, kx, c)] (cout x taps * cin) += dY[o][q] * xT[(q + ky * wp + kx) * cin + c] over
+ * grid positions q of a chunk of images. xT is the padded input in pixel-major (channels
+ * innermost) order, so for fixed ky the k * cin columns (kx, c) of a grid position are one
+ * contiguous run, a B row read in place at xT + ky * wp * cin + q * cin. A is dY on the grid
+ * (zero in the dropped columns), packed into microtile panels: a transpose of cout x ngrid
+ * floats per image, against cout * ngrid * cin * k * k MACs. */
+typedef struct wgeom {
+    dgeom d;
+    ptrdiff_t xstride; /* floats of one image's xT, with the slack the last rows read past */
+    int nb;            /* images per chunk */
+    int kmax;          /* grid positions of a chunk: nb * ngrid */
+} wgeom;
+
+#define WG_CHUNK_POSITIONS 1024 /* K of one chunk: dY panels of a microtile row stay in L2 */
+
+static wgeom wgeom_of(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
-    return d->xsize + (ptrdiff_t)d->cout * round_up(d->ngrid, 16);
+    wgeom w;
+    w.d = forward_pass(kr, g);
+    /* the last grid position reads pixel ps + k - 2, plus a whole NR of lanes */
+    w.xstride = round_up(((ptrdiff_t)w.d.ps + w.d.k) * w.d.cin + kr->nr, 16);
+    w.nb = (int)(WG_CHUNK_POSITIONS / w.d.ngrid > 1 ? WG_CHUNK_POSITIONS / w.d.ngrid : 1);
+    w.kmax = (int)(w.nb * w.d.ngrid);
+    return w;
+}
+
+static ptrdiff_t wg_floats(const wgeom *w)
+{
+    const dgeom *d = &w->d;
+    return round_up((ptrdiff_t)d->k * d->k * d->cin * d->cout, 16) /* acc */ +
+           round_up(w->kmax, 16) /* int boff */ + w->xstride * w->nb /* xT */ +
+           round_up((ptrdiff_t)d->cout * w->kmax, 16) /* dY panels */;
 }
 
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
     dgeom f = forward_pass(kr, g), b = backward_pass(kr, g);
     size_t fwd = pass_workspace(&f), bwd = pass_workspace(&b);
-    size_t wgt = bytes_of((ptrdiff_t)g->kernel * g->kernel * g->in_c * g->out_c) +
-                 bytes_of(wg_image_floats(&f));
+    wgeom wg = wgeom_of(kr, g);
+    size_t wgt = bytes_of(wg_floats(&wg));
     size_t most = fwd > bwd ? fwd : bwd;
     return (most > wgt ? most : wgt) + GN_WS_ALIGN;
 }
@@ -217,38 +248,67 @@ void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, i
 void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
                                const float *x, const float *dy, float *dw, void *ws)
 {
-    dgeom d = forward_pass(kr, g);
-    int taps = d.k * d.k, cin = d.cin, cout = d.cout;
-    ptrdiff_t gal = round_up(d.ngrid, 16);
-    float *acc = gn_ws_align(ws); /* acc[tap][o][c] */
-    float *xpad = acc + round_up((ptrdiff_t)taps * cout * cin, 16);
-    float *dyg = xpad + d.xsize;
-    memset(acc, 0, (size_t)taps * cout * cin * sizeof(float));
-    /* the border of xpad and the dropped grid columns of dyg stay zero for every image */
-    memset(xpad, 0, (size_t)wg_image_floats(&d) * sizeof(float));
-    ptrdiff_t x_bs = (ptrdiff_t)cin * d.h * d.w, dy_bs = (ptrdiff_t)cout * d.oh * d.ow;
-    /* One image at a time: its padded input and dY grid (a few hundred KiB at most) stay in L2
-     * while every tap sweeps them; chunks of several images measured 25% slower overall. */
-    for (int b = 0; b < n; b++) {
-        fill_padded(&d, x + b * x_bs, xpad);
-        const float *src = dy + b * dy_bs;
-        for (int o = 0; o < cout; o++)
-            for (int r = 0; r < d.oh; r++)
-                memcpy(dyg + o * gal + (ptrdiff_t)r * d.wp, src + ((ptrdiff_t)o * d.oh + r) * d.ow,
-                       (size_t)d.ow * sizeof(float));
-        /* taps innermost: they read the same few dY and input rows, shifted, so one (i, j)
-         * tile's rows stay in L1 across its k * k products */
-        for (int i = 0; i < cout; i += kr->dot_mr)
-            for (int j = 0; j < cin; j += kr->dot_nr)
-                for (int tap = 0; tap < taps; tap++)
-                    kr->dot(imin(kr->dot_mr, cout - i), imin(kr->dot_nr, cin - j), 1,
-                            (int)d.ngrid, dyg + i * gal, gal, 0,
-                            xpad + (tap / d.k) * d.wp + tap % d.k + j * d.ps, d.ps, 0,
-                            acc + ((ptrdiff_t)tap * cout + i) * cin + j, cin);
+    wgeom wg = wgeom_of(kr, g);
+    const dgeom *d = &wg.d;
+    int k = d->k, taps = k * k, cin = d->cin, cout = d->cout, tiles = tile_count(kr, cout);
+    int ncols = taps * cin, run = k * cin; /* acc columns; the contiguous (kx, c) run of a ky */
+    float *acc = gn_ws_align(ws);
+    int *boff = (int *)(acc + round_up((ptrdiff_t)ncols * cout, 16));
+    float *xt = (float *)boff + round_up(wg.kmax, 16);
+    float *apack = xt + wg.xstride * wg.nb;
+    memset(acc, 0, (size_t)ncols * cout * sizeof(float));
+    /* borders and slack of every xT stay zero; only interiors are rewritten */
+    memset(xt, 0, (size_t)(wg.xstride * wg.nb) * sizeof(float));
+    for (int t = 0; t < wg.nb; t++)
+        for (ptrdiff_t q = 0; q < d->ngrid; q++)
+            boff[t * d->ngrid + q] = (int)(t * wg.xstride + q * cin);
+    ptrdiff_t x_bs = (ptrdiff_t)cin * d->h * d->w, dy_bs = (ptrdiff_t)cout * d->oh * d->ow;
+    for (int b0 = 0; b0 < n; b0 += wg.nb) {
+        int nb = imin(wg.nb, n - b0), K = (int)(nb * d->ngrid);
+        for (int t = 0; t < nb; t++) {
+            const float *xb = x + (b0 + t) * x_bs;
+            float *xtb = xt + t * wg.xstride;
+            /* a row at a time: its w * cin floats stay in L1 while the planes stream in */
+            for (int r = 0; r < d->h; r++)
+                kr->transpose(cin, d->w, xb + (ptrdiff_t)r * d->w, (ptrdiff_t)d->h * d->w,
+                              xtb + ((ptrdiff_t)(r + d->p) * d->wp + d->p) * cin, cin);
+        }
+        /* dY panels: microtile rows m0.., element (kk, i) at [kk * mr + i], kk = (image, q) */
+        float *ap = apack;
+        for (int tile = 0, m0 = 0; tile < tiles; tile++) {
+            int mr = tile_rows(cout, m0, tiles - tile);
+            for (int t = 0; t < nb; t++) {
+                const float *src = dy + (b0 + t) * dy_bs + (ptrdiff_t)m0 * d->oh * d->ow;
+                float *dst = ap + (ptrdiff_t)t * d->ngrid * mr;
+                for (int oy = 0; oy < d->oh; oy++, dst += (ptrdiff_t)d->wp * mr) {
+                    kr->transpose(mr, d->ow, src + (ptrdiff_t)oy * d->ow,
+                                  (ptrdiff_t)d->oh * d->ow, dst, mr);
+                    memset(dst + (ptrdiff_t)d->ow * mr, 0,
+                           (size_t)(d->wp - d->ow) * mr * sizeof(float));
+                }
+            }
+            ap += (ptrdiff_t)mr * K;
+            m0 += mr;
+        }
+        /* K blocks keep a panel block in L1 while every B column tile reads it */
+        for (int k0 = 0; k0 < K; k0 += kr->kc) {
+            int kb = imin(kr->kc, K - k0);
+            ap = apack;
+            for (int tile = 0, m0 = 0; tile < tiles; tile++) {
+                int mr = tile_rows(cout, m0, tiles - tile);
+                for (int ky = 0; ky < k; ky++)
+                    for (int j0 = 0; j0 < run; j0 += kr->nr)
+                        kr->otile(mr, imin(kr->nr, run - j0), kb, ap + (ptrdiff_t)k0 * mr,
+                                  xt + (ptrdiff_t)ky * d->wp * cin + j0, boff + k0,
+                                  acc + (ptrdiff_t)m0 * ncols + ky * run + j0, ncols, 1.0f);
+                ap += (ptrdiff_t)mr * K;
+                m0 += mr;
+            }
+        }
     }
     for (int o = 0; o < cout; o++)
         for (int c = 0; c < cin; c++)
             for (int tap = 0; tap < taps; tap++)
                 dw[((ptrdiff_t)o * cin + c) * taps + tap] +=
-                    acc[((ptrdiff_t)tap * cout + o) * cin + c];
+                    acc[(ptrdiff_t)o * ncols + tap * cin + c];
 }

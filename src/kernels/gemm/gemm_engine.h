@@ -57,6 +57,9 @@ typedef struct gn_gemm_kernels {
      *   a[t * a_bs + i * a_rs + q] * b[t * b_bs + j * b_rs + q]. */
     void (*dot)(int mr, int nr, int nb, int len, const float *a, ptrdiff_t a_rs, ptrdiff_t a_bs,
                 const float *b, ptrdiff_t b_rs, ptrdiff_t b_bs, float *c, ptrdiff_t ldc);
+    /* dst[j * dst_rs + i] = src[i * src_rs + j], i < rows, j < cols. */
+    void (*transpose)(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs);
 } gn_gemm_kernels;
 
 extern const gn_gemm_kernels gn_gemm_kernels_portable;

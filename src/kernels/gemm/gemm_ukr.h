@@ -227,6 +227,66 @@ static void dot(int mr, int nr, int nb, int len, const float *a, ptrdiff_t a_rs,
 #undef GN_DOT_CASE
 }
 
+/* dst[j * dst_rs + i] = src[i * src_rs + j] for i < rows, j < cols: the packing transposes of
+ * the direct weight gradient (NCHW planes to channels-innermost pixels). With AVX, 8 x 8 blocks
+ * by unpack / shuffle / lane permutes, edges by masked loads and stores; scalar otherwise. */
+#if GN_SIMD_LEVEL >= 1
+GN_INLINE __m256i tr_mask(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static void transpose(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs)
+{
+    for (int i0 = 0; i0 < rows; i0 += 8) {
+        int ni = rows - i0 < 8 ? rows - i0 : 8;
+        __m256i store_mask = tr_mask(ni);
+        for (int j0 = 0; j0 < cols; j0 += 8) {
+            int nj = cols - j0 < 8 ? cols - j0 : 8;
+            __m256i load_mask = tr_mask(nj);
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) {
+                const float *sp = src + (ptrdiff_t)(i0 + i) * src_rs + j0;
+                r[i] = i >= ni ? _mm256_setzero_ps()
+                       : nj == 8 ? _mm256_loadu_ps(sp)
+                                 : _mm256_maskload_ps(sp, load_mask);
+            }
+            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+            __m256 col[8] = {
+                _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            for (int j = 0; j < nj; j++) {
+                float *dp = dst + (ptrdiff_t)(j0 + j) * dst_rs + i0;
+                if (ni == 8)
+                    _mm256_storeu_ps(dp, col[j]);
+                else
+                    _mm256_maskstore_ps(dp, store_mask, col[j]);
+            }
+        }
+    }
+}
+#else
+static void transpose(int rows, int cols, const float *src, ptrdiff_t src_rs, float *dst,
+                      ptrdiff_t dst_rs)
+{
+    for (int i0 = 0; i0 < rows; i0 += 8)
+        for (int j0 = 0; j0 < cols; j0 += 8)
+            for (int i = i0; i < rows && i < i0 + 8; i++)
+                for (int j = j0; j < cols && j < j0 + 8; j++)
+                    dst[(ptrdiff_t)j * dst_rs + i] = src[(ptrdiff_t)i * src_rs + j];
+}
+#endif
+
 const gn_gemm_kernels GN_GEMM_TABLE = {
     .mr = GN_GEMM_MR,
     .nr = GN_NR,
@@ -239,4 +299,5 @@ const gn_gemm_kernels GN_GEMM_TABLE = {
     .dot_nr = GN_DOT_NR,
     .dot_vl = GN_VL,
     .dot = dot,
+    .transpose = transpose,
 };
