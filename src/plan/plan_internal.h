@@ -54,6 +54,7 @@ typedef struct plan_step {
     gn_affine_desc affine;
     gn_pool_desc pool;
     int64_t units;
+    int64_t inner;       /* units are [units / inner][inner], inner spatial (see infer.h)     */
     size_t scratch_bytes;
     int order;         /* position in the execution order                                   */
     int zero_borders;  /* first entry in plan->borders this step zeroes, and how many        */

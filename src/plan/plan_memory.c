@@ -267,6 +267,8 @@ static void point_step(gn_plan *p, plan_step *s)
         s->conv.gate_stride = gate.image_stride;
         s->units = s->kind == STEP_CONV ? gn_conv_gemm_units(&s->conv, &s->packed)
                                         : gn_dw_units(&s->conv);
+        s->inner = s->kind == STEP_CONV ? gn_conv_gemm_inner(&s->conv, &s->packed)
+                                        : (int64_t)p->n * s->conv.out_h;
         break;
     case STEP_AFFINE:
         s->affine.x = x;
@@ -278,6 +280,7 @@ static void point_step(gn_plan *p, plan_step *s)
         s->affine.act = s->act;
         s->affine.act_after = s->act_after;
         s->units = gn_affine_units(&s->affine);
+        s->inner = (int64_t)p->n * s->affine.h;
         break;
     case STEP_AVGPOOL:
     case STEP_MAXPOOL:
@@ -285,12 +288,14 @@ static void point_step(gn_plan *p, plan_step *s)
         s->pool.y = out;
         s->units = s->kind == STEP_AVGPOOL ? gn_global_avgpool_units(&s->pool)
                                            : gn_maxpool_units(&s->pool);
+        s->inner = s->kind == STEP_AVGPOOL ? 1 : (int64_t)p->n * s->pool.out_h;
         break;
     case STEP_INPUT:
     case STEP_OUTPUT:
         s->affine.x = x;
         s->affine.y = out;
         s->units = gn_layout_units(p->n, s->affine.h);
+        s->inner = s->units;
         break;
     }
 }

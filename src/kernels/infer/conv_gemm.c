@@ -127,6 +127,11 @@ int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p)
     return (int64_t)active_groups(d) * g.blocks * p->panels * g.tiles;
 }
 
+int64_t gn_conv_gemm_inner(const gn_conv_desc *d, const gn_conv_weights *p)
+{
+    return d->nchw_input ? (int64_t)d->n * d->out_h : grid_of(d, p).tiles;
+}
+
 /* Scratch for a tile's input pointers and the taps' offsets. */
 static size_t pointer_bytes(const gn_conv_weights *p, int kernel)
 {
