@@ -7,11 +7,12 @@
 #include <time.h>
 
 /* Below this many MACs per step on average, a pass runs on one thread even when the context
- * has more: handing every step's chunks between threads then costs more than the second core
- * gains. Measured with bench/compare on Zen 5 at batch 1 (1 thread vs 2, median ms): GhostNet
- * 0.5x (0.40M MACs a step) 1.59 vs 2.04, Ghost-ResNet-56 (0.58M) 1.24 vs 1.48, GhostNet 1.0x
- * (1.34M) 4.01 vs 3.72, ResNet-56 (2.1M) 1.77 vs 1.44. */
-#define SHARED_MIN_MACS_PER_STEP 1000000
+ * has more: a step's hand-over (a completion counter seen by the other core, ~0.5 us round
+ * trip on this VM) then costs more than the second core gains. With threads kept to their
+ * bands (run_shared), bench on Zen 5 at batch 1 (1 thread vs 2, median ms): GhostNet 0.5x
+ * (0.40M MACs a step) 1.41 vs 1.12, Ghost-ResNet-56 (0.58M) 1.21 vs 0.86, ResNet-56 (2.1M)
+ * 1.49 vs 0.94, GhostNet 1.0x (1.34M) 3.2 vs 2.34; so only far smaller steps stay alone. */
+#define SHARED_MIN_MACS_PER_STEP 100000
 
 static gn_status alloc_value_tables(gn_plan *p)
 {
