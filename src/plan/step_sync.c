@@ -1,4 +1,4 @@
-/* Chunked work claiming with completion counters (see step_sync.h). */
+/* Completion counters of the plan's steps (see step_sync.h). */
 #include "plan/step_sync.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,14 +36,8 @@ void gn_step_sync_destroy(gn_step_sync *s)
 void gn_step_sync_reset(gn_step_sync *s)
 {
     for (int i = 0; i < s->count; i++) {
-        atomic_init(&s->steps[i].claimed, 0);
         atomic_init(&s->steps[i].done, 0);
     }
-}
-
-int64_t gn_step_claim(gn_step_sync *s, int i, int64_t chunk)
-{
-    return atomic_fetch_add_explicit(&s->steps[i].claimed, chunk, memory_order_relaxed);
 }
 
 int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units)

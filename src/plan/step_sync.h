@@ -1,10 +1,9 @@
-/* How the plan's threads share a forward pass. Each step's work units are claimed in chunks
- * from an atomic counter, and a thread moves on to step i + 1 once every unit of step i is done
- * (steps only read what earlier steps wrote). Nobody waits for a thread that holds no work: if
- * the machine takes a core away mid-run (it has fewer free cores than threads), the others
- * finish the steps and the late thread finds nothing left, instead of everybody waiting at a
- * barrier for it. Waiting threads spin briefly (steps take microseconds; a condition
- * variable's wake-up costs as much), then sleep. */
+/* How the plan's threads share a forward pass. Each thread runs its own band of every step
+ * (plan_run.c) and reports the units it did; a thread moves on to step i + 1 once every unit of
+ * step i is done (steps only read what earlier steps wrote). The static bands keep data in each
+ * core's cache; the price is that a thread the machine deschedules mid-run (fewer free cores
+ * than threads) holds the others up at the next step. Waiting threads spin briefly (steps take
+ * microseconds; a condition variable's wake-up costs as much), then sleep. */
 #ifndef GN_STEP_SYNC_H
 #define GN_STEP_SYNC_H
 
@@ -14,10 +13,9 @@
 
 /* One step's counters, on a cache line of their own (threads hammer them). */
 typedef struct gn_step_counter {
-    atomic_llong claimed;
     atomic_llong done;
     double finished_ms; /* when the step completed (profiling), set by the last thread in it */
-    char pad[64 - 2 * sizeof(atomic_llong) - sizeof(double)];
+    char pad[64 - sizeof(atomic_llong) - sizeof(double)];
 } gn_step_counter;
 
 typedef struct gn_step_sync {
@@ -33,8 +31,6 @@ int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count);
 void gn_step_sync_destroy(gn_step_sync *s);
 /* Before a run (no thread may be using s). */
 void gn_step_sync_reset(gn_step_sync *s);
-/* Claims up to chunk units of step i: returns the first (>= units when none are left). */
-int64_t gn_step_claim(gn_step_sync *s, int i, int64_t chunk);
 /* Reports count units of step i done (of units in all), waking waiters when it completes;
  * returns 1 for the call that completed the step. */
 int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units);
