@@ -47,7 +47,7 @@ static tensor make_tensor(gn_rng *rng, int n, int h, int w, int channels, int pa
         t.block[i] = random ? 2.0f * gn_rng_uniform(rng) - 1.0f : SENTINEL;
     gn_view v = {t.block + pad * rs + pad * ps, is, rs, ps};
     if (pad > 0)
-        gn_view_zero_border(v, n, h, w, (int)ps, pad);
+        gn_view_zero_border(v, n, h, w, (int)ps, pad, 0, (int64_t)n * h);
     v.data += offset;
     t.view = v;
     return t;

@@ -152,11 +152,14 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-static void zero_borders(gn_plan *p, const plan_step *s)
+/* The borders of the buffers step s is the first to write, beside rows [t/T, (t+1)/T) of each. */
+static void zero_borders(gn_plan *p, const plan_step *s, int t, int threads)
 {
     for (int b = 0; b < s->num_borders; b++) {
         const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
-        gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad);
+        int64_t rows = (int64_t)p->n * buf->h;
+        gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad,
+                            rows * t / threads, rows * (t + 1) / threads);
     }
 }
 
@@ -166,7 +169,7 @@ static void run_alone(gn_plan *p)
     for (int i = 0; i < p->num_steps; i++) {
         const plan_step *s = &p->steps[p->order[i]];
         double start = p->step_ms ? now_ms() : 0.0;
-        zero_borders(p, s);
+        zero_borders(p, s, 0, 1);
         run_units(p, s, 0, s->units, p->scratch);
         if (p->step_ms)
             p->step_ms[i] += now_ms() - start;
@@ -187,15 +190,16 @@ static void run_shared(gn_plan *p, int t)
     void *scratch = p->scratch + (size_t)t * p->scratch_stride;
     for (int i = 0; i < p->num_steps; i++) {
         const plan_step *s = &p->steps[p->order[i]];
+        /* every thread reports every step once, with its units plus one (its border part) */
         if (i > 0)
-            gn_step_wait(&p->sync, i - 1, p->steps[p->order[i - 1]].units);
+            gn_step_wait(&p->sync, i - 1, p->steps[p->order[i - 1]].units + threads);
         int banded = s->inner >= 2 * threads;
         int64_t inner = banded ? s->inner : s->units, outer = s->units / inner;
         int64_t lo = inner * t / threads, hi = inner * (t + 1) / threads;
-        /* the last thread always has units (hi == inner), so the step cannot complete, and
-         * no later step read its output, before the borders are zero */
-        if (t == threads - 1)
-            zero_borders(p, s);
+        /* each thread zeroes the border beside its band (a border pixel shares cache lines
+         * with the row it pads); the step completes only when every thread has reported, so
+         * the borders are zero before any later step reads them */
+        zero_borders(p, s, t, threads);
         int64_t count = 0;
         for (int64_t o = 0; o < outer && lo < hi; o++) {
             run_units(p, s, o * inner + lo, o * inner + hi, scratch);
@@ -203,7 +207,7 @@ static void run_shared(gn_plan *p, int t)
         }
         /* stamped before reporting, so a step never seems to end before the previous */
         double finished = p->step_ms ? now_ms() : 0.0;
-        if (count > 0 && gn_step_done(&p->sync, i, count, s->units))
+        if (gn_step_done(&p->sync, i, count + 1, s->units + threads))
             p->counters[i].finished_ms = finished;
     }
 }

@@ -273,8 +273,12 @@ void gn_nchw_to_nhwc(const float *src, int c, int h, int w, gn_view dst, int64_t
 void gn_nhwc_to_nchw(gn_view src, int c, int h, int w, float *dst, int64_t begin, int64_t end);
 
 /* Zeroes the border of width pad around each h x w image of a view with `channels` floats per
- * pixel (the pixel stride): the padding the convolutions read. */
-void gn_view_zero_border(gn_view v, int n, int h, int w, int channels, int pad);
+ * pixel (the pixel stride): the padding the convolutions read. Only the part beside rows
+ * [r0, r1) of the n * h rows (images outermost): their left and right pads, and the pad rows
+ * above an image with its first row and below it with its last; [0, n * h) is all of it. A
+ * thread zeroes the border beside its own band, so no cache line is written by two cores. */
+void gn_view_zero_border(gn_view v, int n, int h, int w, int channels, int pad, int64_t r0,
+                         int64_t r1);
 
 /* ---- plain C references (double accumulation), what the tests compare against -------------- */
 

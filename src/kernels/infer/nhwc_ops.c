@@ -141,17 +141,22 @@ void gn_nhwc_to_nchw(gn_view src, int c, int h, int w, float *dst, int64_t begin
     }
 }
 
-void gn_view_zero_border(gn_view v, int n, int h, int w, int channels, int pad)
+void gn_view_zero_border(gn_view v, int n, int h, int w, int channels, int pad, int64_t r0,
+                         int64_t r1)
 {
     size_t bytes = (size_t)channels * sizeof(float);
-    for (int img = 0; img < n; img++)
-        for (int y = -pad; y < h + pad; y++) {
-            int inside = y >= 0 && y < h;
+    for (int64_t r = r0; r < r1 && r < (int64_t)n * h; r++) {
+        int img = (int)(r / h), y = (int)(r % h);
+        /* the pad rows above an image go with its first row, those below with its last */
+        int from = y == 0 ? -pad : y, to = y == h - 1 ? h + pad : y + 1;
+        for (int yy = from; yy < to; yy++) {
+            int inside = yy >= 0 && yy < h;
             for (int x = -pad; x < w + pad; x++) {
                 if (inside && x == 0)
                     x = w; /* skip the image's own pixels */
                 if (x < w + pad)
-                    memset(row_at(v, img, y) + x * v.pixel_stride, 0, bytes);
+                    memset(row_at(v, img, yy) + x * v.pixel_stride, 0, bytes);
             }
         }
+    }
 }
