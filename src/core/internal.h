@@ -51,6 +51,15 @@ char *gn_strdup(gn_context *ctx, const char *s);
 typedef void (*gn_range_fn)(void *arg, int64_t begin, int64_t end);
 void gn_parallel_for(gn_context *ctx, int64_t n, gn_range_fn fn, void *arg);
 
+/* One pause in a polling loop (the thread pool, the plan's step waits). */
+#if defined(__x86_64__) || defined(__i386__)
+#define GN_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define GN_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define GN_CPU_RELAX() ((void)0)
+#endif
+
 gn_status gn_thread_pool_create(gn_context *ctx, int threads, gn_thread_pool **out);
 void gn_thread_pool_destroy(gn_context *ctx, gn_thread_pool *pool);
 

@@ -1,11 +1,13 @@
 /* A persistent pool: workers are created once with the context, so a parallel loop never
  * creates threads. The calling thread runs chunk 0 itself.
  *
- * Hand-over: after a job a worker spins on the job counter for a while (GN_POOL_SPIN_NS) before
- * it sleeps on a condition variable, and the caller spins the same way for the workers to
- * finish. Back-to-back jobs (the layers of a training step, the runs of an inference loop) then
- * start on every thread at once; a sleeping worker on this 2-vCPU VM took tens to hundreds of
- * microseconds to wake, which made 2 threads no faster than 1 on a 3.5 ms GhostNet forward. */
+ * Hand-over: after a job a worker polls the job counter for a while (GN_POOL_SPIN_NS) before
+ * it sleeps on a condition variable, and the caller polls the same way for the workers to
+ * finish. Back-to-back jobs (the dozens of layers of a training step, a loop of inference runs)
+ * then start on every thread at once instead of waiting for a sleeping worker to wake. Alone
+ * it did not make inference on 2 threads faster (GhostNet 1.0x, `ghostnet bench --runs 300`:
+ * 3.3 ms on 1 thread and on 2; a run is one job); its share of the training gain of the same
+ * session (docs/RESULTS.md) was not measured separately. */
 #include "core/internal.h"
 
 #include <pthread.h>
@@ -13,14 +15,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
-
-#if defined(__x86_64__) || defined(__i386__)
-#define GN_POOL_RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define GN_POOL_RELAX() __asm__ __volatile__("yield")
-#else
-#define GN_POOL_RELAX() ((void)0)
-#endif
 
 /* How long an idle thread polls before it sleeps: a few inference runs' worth, so a loop of
  * runs never sleeps, while an idle process stops burning a core within a millisecond. */
@@ -75,7 +69,7 @@ static int spin_until(gn_thread_pool *pool, int (*pred)(gn_thread_pool *, uint64
         if (yielding)
             sched_yield();
         else
-            GN_POOL_RELAX();
+            GN_CPU_RELAX();
     }
 }
 

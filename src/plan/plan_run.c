@@ -9,7 +9,8 @@
 /* Below this many MACs per step on average, a pass runs on one thread even when the context
  * has more: a step's hand-over (a completion counter seen by the other core, ~0.5 us round
  * trip on this VM) then costs more than the second core gains. With threads kept to their
- * bands (run_shared), bench on Zen 5 at batch 1 (1 thread vs 2, median ms): GhostNet 0.5x
+ * bands (run_shared), `ghostnet bench --runs 300-400` on Zen 5 at batch 1, random weights of
+ * `ghostnet init`, sharing forced (1 thread vs 2, median ms): GhostNet 0.5x
  * (0.40M MACs a step) 1.41 vs 1.12, Ghost-ResNet-56 (0.58M) 1.21 vs 0.86, ResNet-56 (2.1M)
  * 1.49 vs 0.94, GhostNet 1.0x (1.34M) 3.2 vs 2.34; so only far smaller steps stay alone. */
 #define SHARED_MIN_MACS_PER_STEP 100000

@@ -1,13 +1,7 @@
 /* Completion counters of the plan's steps (see step_sync.h). */
 #include "plan/step_sync.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define GN_CPU_RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define GN_CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define GN_CPU_RELAX() ((void)0)
-#endif
+#include "core/internal.h"
 
 /* Pauses before sleeping: tens of microseconds, several times a typical step. */
 #define GN_SPINS_BEFORE_SLEEP 65536
@@ -35,9 +29,8 @@ void gn_step_sync_destroy(gn_step_sync *s)
 
 void gn_step_sync_reset(gn_step_sync *s)
 {
-    for (int i = 0; i < s->count; i++) {
+    for (int i = 0; i < s->count; i++)
         atomic_init(&s->steps[i].done, 0);
-    }
 }
 
 int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units)

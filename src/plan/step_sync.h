@@ -1,6 +1,7 @@
 /* How the plan's threads share a forward pass. Each thread runs its own band of every step
- * (plan_run.c) and reports the units it did; a thread moves on to step i + 1 once every unit of
- * step i is done (steps only read what earlier steps wrote). The static bands keep data in each
+ * (plan_run.c) and then reports the units it did plus one, so that a step is complete only
+ * when every thread has reported it (each also zeroes part of the step's borders); a thread
+ * moves on to step i + 1 once step i is complete (steps only read what earlier steps wrote). The static bands keep data in each
  * core's cache; the price is that a thread the machine deschedules mid-run (fewer free cores
  * than threads) holds the others up at the next step. Waiting threads spin briefly (steps take
  * microseconds; a condition variable's wake-up costs as much), then sleep. */
