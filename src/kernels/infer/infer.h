@@ -50,12 +50,15 @@ typedef struct gn_epilogue {
 #define GN_TILE_ROWS 16   /* most rows (output pixels) of a GEMM tile, over every ISA        */
 
 /* One GEMM tile: rows i < mr (output pixels), columns j < nr (output channels of a panel):
- *   y[i][j] = epilogue(sum over taps t, k < kc of a[t * mr + i][k] * b[(t * kc + k) * w + j]
- *                      + bias[j])
- * with w = nv * vl the panel width. residual and raw are NULL or mr row pointers. */
+ *   y[i][j] = epilogue(sum over taps t, k < kc of a[i][tap_offset[t] + k]
+ *                                                  * b[(t * kc + k) * w + j] + bias[j])
+ * with w = nv * vl the panel width: a[i] points at row i's top-left tap, and because views
+ * carry a zero border every tap is the same offset from it in every row. residual and raw
+ * are NULL or mr row pointers. */
 typedef struct gn_tile {
     int mr, nr, taps, kc;
     const float *const *a;
+    const ptrdiff_t *tap_offset;
     const float *b;
     const float *bias;
     float *const *y;

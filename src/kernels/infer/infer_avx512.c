@@ -9,6 +9,7 @@
 #define GN_INFER_MR2 10
 #define GN_INFER_MR3 8
 #define GN_INFER_MR4 6
+#define GN_DW_COLUMNS 8
 #define GN_INFER_TABLE gn_infer_kernels_avx512
 #include "kernels/infer/infer_body.h"
 #else

@@ -65,9 +65,10 @@ GN_INLINE void gemm_tile_body(const int mr, const int nv, const gn_tile *t)
     const float *b = t->b;
     for (int tap = 0; tap < t->taps; tap++) {
         const float *a[GN_TILE_ROWS];
+        ptrdiff_t offset = t->tap_offset[tap];
         GN_INFER_UNROLL
         for (int i = 0; i < mr; i++)
-            a[i] = t->a[tap * mr + i];
+            a[i] = t->a[i] + offset;
         for (int k = 0; k < t->kc; k++) {
             gn_vf bv[GN_INFER_NV_MAX];
             GN_INFER_UNROLL
@@ -155,9 +156,10 @@ GN_INLINE void gemm_paired_body(const int mr, const gn_tile *t)
     const float *b = t->b;
     for (int tap = 0; tap < t->taps; tap++) {
         const float *a[GN_TILE_ROWS];
+        ptrdiff_t offset = t->tap_offset[tap];
         GN_INFER_UNROLL
         for (int i = 0; i < mr; i++)
-            a[i] = t->a[tap * mr + i];
+            a[i] = t->a[i] + offset;
         int k = 0;
         for (; k + 1 < t->kc; k += 2, b += GN_VL) {
             gn_vf bv = gn_vload(b);
@@ -292,8 +294,12 @@ static void nchw_row(const gn_nchw_row *r)
 /* ---- depthwise row -------------------------------------------------------------------------- */
 
 /* Output columns per step: each kernel row's input columns are loaded once and shared by the
- * neighbouring outputs whose windows overlap (stride 1 shares k - 1 of k columns). */
+ * neighbouring outputs whose windows overlap (stride 1 shares k - 1 of k columns), and the
+ * columns' accumulators are independent FMA chains, enough of them to cover the FMA latency
+ * (an ISA with 32 vector registers sets more). */
+#ifndef GN_DW_COLUMNS
 #define GN_DW_COLUMNS 4
+#endif
 
 /* Columns [x0, x0 + cols) of one output row for the channel vector at c. kernel and stride are
  * constants in the specialised calls (the weights then live in registers); 0 means "read them
