@@ -8,6 +8,7 @@ packages=(
   zlib1g-dev libstb-dev libjpeg-dev libpng-dev
   python3-torch python3-torchvision python3-numpy python3-onnx python3-pil python3-skimage
   dataset-fashion-mnist
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 
 missing=()

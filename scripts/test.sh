@@ -2,7 +2,8 @@
 # The full test suite, as CI runs it on a fresh Debian machine:
 #   1. release build with -Werror (gcc) and every test, including the live PyTorch comparisons;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer (clang);
-#   3. install to a scratch prefix and build examples/ against it (CMake package and pkg-config).
+#   3. an aarch64 cross build of the library's kernels and plan, its tests run under qemu-user;
+#   4. install to a scratch prefix and build examples/ against it (CMake package and pkg-config).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,6 +24,9 @@ CC=clang cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGN_WER
 cmake --build build/sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/sanitize --output-on-failure -j "$jobs"
+
+step "aarch64 cross build (gcc-aarch64-linux-gnu, -Werror): NEON and portable kernels under qemu-user"
+bash tests/cross/plan_aarch64.sh build/aarch64
 
 step "install and build the example against the installed copy"
 prefix=$(mktemp -d)

@@ -4,6 +4,8 @@
  * variance, as PyTorch does; the batch mean and 1/sqrt(var + eps) are kept for backward. */
 #include "layers/layer.h"
 
+#include "kernels/plane/plane.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -27,43 +29,16 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
     return 2 * (size_t)in[0].c; /* batch mean, inverse std */
 }
 
-/* Sums over one plane in GN_LANES independent float accumulators, so the compiler vectorises
- * without reassociating (no -ffast-math); planes are short, and the caller adds the plane
- * sums in double. */
-#define GN_LANES 16
-
-static void plane_sums(const float *x, const float *y, size_t count, double *sum_x,
-                       double *sum_xy)
-{
-    float sx[GN_LANES] = {0}, sxy[GN_LANES] = {0};
-    size_t i = 0;
-    for (; i + GN_LANES <= count; i += GN_LANES)
-        for (int l = 0; l < GN_LANES; l++) {
-            sx[l] += x[i + l];
-            sxy[l] += x[i + l] * y[i + l];
-        }
-    double tx = 0.0, txy = 0.0;
-    for (; i < count; i++) {
-        tx += x[i];
-        txy += (double)x[i] * y[i];
-    }
-    for (int l = 0; l < GN_LANES; l++) {
-        tx += sx[l];
-        txy += sxy[l];
-    }
-    *sum_x += tx;
-    *sum_xy += txy;
-}
-
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
  * exact enough for activations of any sensible scale). */
-static void channel_moments(const gn_layer_io *io, int c, double *mean, double *var)
+static void channel_moments(const gn_layer_io *io, const gn_plane_kernels *k, int c,
+                            double *mean, double *var)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
     double sum = 0.0, sq = 0.0;
     for (int b = 0; b < io->n; b++) {
         const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
-        plane_sums(x, x, plane, &sum, &sq);
+        k->sums(x, x, plane, &sum, &sq);
     }
     double count = (double)plane * io->n;
     *mean = sum / count;
@@ -79,11 +54,12 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
     size_t plane = (size_t)io->out.h * io->out.w;
     double count = (double)plane * io->n;
     int channels = io->out.c;
+    const gn_plane_kernels *k = gn_plane_kernels_for(io->ctx->isa);
     for (int c = (int)first; c < (int)end; c++) {
         float mean, invstd;
         if (io->training) {
             double bmean, bvar;
-            channel_moments(io, c, &bmean, &bvar);
+            channel_moments(io, k, c, &bmean, &bvar);
             mean = (float)bmean;
             invstd = (float)(1.0 / sqrt(bvar + a->eps));
             double unbiased = count > 1 ? bvar * count / (count - 1) : bvar;
@@ -100,12 +76,8 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
         float shift = beta[c] - mean * scale;
         float floor = io->fused_relu ? 0.0f : -INFINITY;
         for (int b = 0; b < io->n; b++) {
-            const float *x = io->x[0] + ((size_t)b * channels + c) * plane;
-            float *y = io->y + ((size_t)b * channels + c) * plane;
-            for (size_t i = 0; i < plane; i++) {
-                float v = x[i] * scale + shift;
-                y[i] = v > floor ? v : floor;
-            }
+            size_t at = ((size_t)b * channels + c) * plane;
+            k->affine(io->x[0] + at, io->y + at, plane, scale, shift, floor);
         }
     }
 }
@@ -115,16 +87,6 @@ static void batchnorm_forward(gn_layer_io *io)
     gn_layer_parallel(io, io->out.c, batchnorm_forward_channels);
     if (io->training)
         io->bn->num_batches_tracked++;
-}
-
-/* The gradient reaching a fused ReLU's output passes where that output is positive. The buffer
- * belongs to this layer's backward alone (nothing reads it after), so it is masked in place. */
-static void relu_mask(const float *restrict y, float *restrict dy, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        float pass = y[i] > 0.0f ? 1.0f : 0.0f;
-        dy[i] *= pass;
-    }
 }
 
 /* With xhat = (x - mean) * invstd and M values per channel:
@@ -137,14 +99,19 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
     size_t plane = (size_t)io->out.h * io->out.w;
     int channels = io->out.c;
     float count = (float)plane * (float)io->n;
+    const gn_plane_kernels *pk = gn_plane_kernels_for(io->ctx->isa);
     for (int c = (int)first; c < (int)end; c++) {
         float mean = io->saved[c], invstd = io->saved[channels + c];
         double sum_dy = 0.0, sum_dy_x = 0.0;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
+            /* the gradient reaching a fused ReLU's output passes where that output is
+             * positive; the buffer belongs to this backward alone, so it is masked in place */
             if (io->fused_relu)
-                relu_mask(io->y + at, (float *)io->dy + at, plane);
-            plane_sums(io->dy + at, io->x[0] + at, plane, &sum_dy, &sum_dy_x);
+                pk->relu_sums(io->y + at, (float *)io->dy + at, io->x[0] + at, plane, &sum_dy,
+                              &sum_dy_x);
+            else
+                pk->sums(io->dy + at, io->x[0] + at, plane, &sum_dy, &sum_dy_x);
         }
         /* sum(dy * xhat) = invstd * (sum(dy * x) - mean * sum(dy)) */
         double sum_dy_xhat = invstd * (sum_dy_x - (double)mean * sum_dy);
@@ -156,12 +123,8 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         float mean_dy_xhat = (float)sum_dy_xhat / count;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
-            const float *x = io->x[0] + at, *dy = io->dy + at;
-            float *dx = io->dx[0] + at;
-            for (size_t i = 0; i < plane; i++) {
-                float xhat = (x[i] - mean) * invstd;
-                dx[i] += k * (dy[i] - mean_dy - xhat * mean_dy_xhat);
-            }
+            pk->bn_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd, k,
+                      mean_dy, mean_dy_xhat);
         }
     }
 }

@@ -2,7 +2,8 @@
 # The inference plan and its kernels on aarch64 (NEON and portable): cross-compiles the library
 # sources that need no third-party libraries (no zlib, libpng, libjpeg for arm64 on the build
 # machine) with Debian's gcc-aarch64-linux-gnu at the project's warning level, links
-# tests/test_plan_kernels.c and tests/test_plan.c, and runs them under qemu-user.
+# tests/test_plan_kernels.c, tests/test_plan.c and tests/test_plane.c, and runs them under
+# qemu-user.
 #   tests/cross/plan_aarch64.sh [build-dir]      (default build-aarch64)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,11 +17,13 @@ sources=$(ls src/core/*.c src/layers/*.c src/kernels/*.c src/kernels/*/*.c src/p
           -e src/io/checkpoint.c)
 objects=()
 for src in $sources; do
-  obj="$out/obj/$(echo "$src" | tr / _).o"
-  "$cc" "${flags[@]}" -c "$src" -o "$obj"
-  objects+=("$obj")
+  objects+=("$out/obj/$(echo "$src" | tr / _).o")
 done
-for test in test_plan_kernels test_plan; do
+# one compiler per core (xargs fails if any compile fails)
+printf '%s\n' $sources |
+  xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c \
+    "$cc ${flags[*]} -c {} -o $out/obj/\$(echo {} | tr / _).o"
+for test in test_plan_kernels test_plan test_plane; do
   "$cc" "${flags[@]}" "tests/$test.c" tests/harness.c "${objects[@]}" -o "$out/$test" -lm -lpthread
   GN_TEST_TMP="$out" qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/$test"
 done

@@ -1,6 +1,7 @@
 /* Vector operations for the inference kernels: the ISA levels of kernels/gemm/simd.h (0 scalar,
  * 1 AVX2+FMA, 2 AVX-512) plus level 3, aarch64 Advanced SIMD, and the few operations the
- * epilogues need beyond the GEMM's (max, min, divide), and, for vector levels, the pair
+ * epilogues and the plane kernels need beyond the GEMM's (max, min, divide, subtract, and
+ * gn_vkeep_positive(y, v): v where y > 0, else 0), and, for vector levels, the pair
  * operations of the k-paired GEMM tile:
  *   gn_vset1_pair(p):  p[0], p[1], p[0], p[1], ... (one 64-bit broadcast)
  *   gn_vpair_sums(v):  lane j < GN_VL / 2 gets v[2j] + v[2j + 1].
@@ -45,6 +46,12 @@ GN_INLINE float gn_vsum(gn_vf v) { return vaddvq_f32(v); }
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return vmaxq_f32(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return vminq_f32(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return vdivq_f32(a, b); }
+GN_INLINE gn_vf gn_vsub(gn_vf a, gn_vf b) { return vsubq_f32(a, b); }
+GN_INLINE gn_vf gn_vkeep_positive(gn_vf y, gn_vf v)
+{
+    return vreinterpretq_f32_u32(vandq_u32(vcgtq_f32(y, vdupq_n_f32(0.0f)),
+                                           vreinterpretq_u32_f32(v)));
+}
 GN_INLINE gn_vf gn_vset1_pair(const float *p)
 {
     return vreinterpretq_f32_f64(vld1q_dup_f64((const double *)(const void *)p));
@@ -59,6 +66,11 @@ GN_INLINE gn_vf gn_vpair_sums(gn_vf v) { return vpaddq_f32(v, v); }
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm512_max_ps(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm512_min_ps(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm512_div_ps(a, b); }
+GN_INLINE gn_vf gn_vsub(gn_vf a, gn_vf b) { return _mm512_sub_ps(a, b); }
+GN_INLINE gn_vf gn_vkeep_positive(gn_vf y, gn_vf v)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+}
 GN_INLINE gn_vf gn_vset1_pair(const float *p)
 {
     double pair;
@@ -76,6 +88,11 @@ GN_INLINE gn_vf gn_vpair_sums(gn_vf v)
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return _mm256_max_ps(a, b); }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return _mm256_min_ps(a, b); }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return _mm256_div_ps(a, b); }
+GN_INLINE gn_vf gn_vsub(gn_vf a, gn_vf b) { return _mm256_sub_ps(a, b); }
+GN_INLINE gn_vf gn_vkeep_positive(gn_vf y, gn_vf v)
+{
+    return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), v);
+}
 GN_INLINE gn_vf gn_vset1_pair(const float *p)
 {
     double pair;
@@ -91,6 +108,8 @@ GN_INLINE gn_vf gn_vpair_sums(gn_vf v)
 GN_INLINE gn_vf gn_vmax(gn_vf a, gn_vf b) { return a > b ? a : b; }
 GN_INLINE gn_vf gn_vmin(gn_vf a, gn_vf b) { return a < b ? a : b; }
 GN_INLINE gn_vf gn_vdiv(gn_vf a, gn_vf b) { return a / b; }
+GN_INLINE gn_vf gn_vsub(gn_vf a, gn_vf b) { return a - b; }
+GN_INLINE gn_vf gn_vkeep_positive(gn_vf y, gn_vf v) { return y > 0.0f ? v : 0.0f; }
 #endif
 #endif
 

@@ -1,0 +1,112 @@
+/* The plane kernels, written once over the vector operations of kernels/infer/vec.h; each
+ * plane_<isa>.c defines GN_SIMD_LEVEL and GN_PLANE_TABLE and includes this file. Lane-wise
+ * operations in the order plane.h states, so every ISA gives the same bits. */
+#include "kernels/infer/vec.h"
+#include "kernels/plane/plane.h"
+
+#define GN_PLANE_LANES 16 /* lanes of the float sums, for every ISA */
+#define GN_PLANE_VECS (GN_PLANE_LANES / GN_VL)
+
+/* Adds the 16 lanes' sums and the tail's (in double) to the totals. */
+GN_INLINE void plane_total(const gn_vf *sx, const gn_vf *sxy, const float *x, const float *y,
+                           size_t i, size_t count, double *sum_x, double *sum_xy)
+{
+    double tx = 0.0, txy = 0.0;
+    for (; i < count; i++) {
+        tx += x[i];
+        txy += (double)x[i] * y[i];
+    }
+    float lx[GN_PLANE_LANES], lxy[GN_PLANE_LANES];
+    for (int v = 0; v < GN_PLANE_VECS; v++) {
+        gn_vstore(lx + v * GN_VL, sx[v]);
+        gn_vstore(lxy + v * GN_VL, sxy[v]);
+    }
+    for (int l = 0; l < GN_PLANE_LANES; l++) {
+        tx += lx[l];
+        txy += lxy[l];
+    }
+    *sum_x += tx;
+    *sum_xy += txy;
+}
+
+/* sums(a, b), a read from a; with mask, a[i] first zeroed where mask[i] <= 0 and stored to
+ * masked (the ReLU gradient, in place). */
+GN_INLINE void sums_body(const float *a, const float *mask, float *masked, const float *b,
+                         size_t count, double *sum_a, double *sum_ab)
+{
+    gn_vf sa[GN_PLANE_VECS], sab[GN_PLANE_VECS];
+    for (int v = 0; v < GN_PLANE_VECS; v++)
+        sa[v] = sab[v] = gn_vzero();
+    size_t i = 0;
+    for (; i + GN_PLANE_LANES <= count; i += GN_PLANE_LANES)
+        for (int v = 0; v < GN_PLANE_VECS; v++) {
+            size_t at = i + v * GN_VL;
+            gn_vf va = gn_vload(a + at);
+            if (mask) {
+                va = gn_vkeep_positive(gn_vload(mask + at), va);
+                gn_vstore(masked + at, va);
+            }
+            sa[v] = gn_vadd(sa[v], va);
+            sab[v] = gn_vadd(sab[v], gn_vmul(va, gn_vload(b + at)));
+        }
+    for (size_t j = i; mask && j < count; j++)
+        masked[j] = mask[j] > 0.0f ? a[j] : 0.0f;
+    plane_total(sa, sab, mask ? masked : a, b, i, count, sum_a, sum_ab);
+}
+
+static void plane_sums(const float *x, const float *y, size_t count, double *sum_x,
+                       double *sum_xy)
+{
+    sums_body(x, NULL, NULL, y, count, sum_x, sum_xy);
+}
+
+static void plane_relu_sums(const float *out, float *g, const float *x, size_t count,
+                            double *sum_g, double *sum_gx)
+{
+    sums_body(g, out, g, x, count, sum_g, sum_gx);
+}
+
+static void plane_affine(const float *x, float *y, size_t count, float scale, float shift,
+                         float floor)
+{
+    gn_vf vs = gn_vset1(scale), vb = gn_vset1(shift), vf = gn_vset1(floor);
+    size_t i = 0;
+    for (; i + GN_VL <= count; i += GN_VL)
+        gn_vstore(y + i, gn_vmax(gn_vadd(gn_vmul(gn_vload(x + i), vs), vb), vf));
+    if (i < count) {
+        gn_vmask m = gn_vmask_first((int)(count - i));
+        gn_vstore_m(y + i, m, gn_vmax(gn_vadd(gn_vmul(gn_vload_m(x + i, m), vs), vb), vf));
+    }
+}
+
+GN_INLINE gn_vf bn_dx_lanes(gn_vf x, gn_vf g, gn_vf dx, gn_vf mean, gn_vf invstd, gn_vf k,
+                            gn_vf mean_g, gn_vf mean_gxhat)
+{
+    gn_vf xhat = gn_vmul(gn_vsub(x, mean), invstd);
+    gn_vf u = gn_vsub(gn_vsub(g, mean_g), gn_vmul(xhat, mean_gxhat));
+    return gn_vadd(dx, gn_vmul(k, u));
+}
+
+static void plane_bn_dx(const float *x, const float *g, float *dx, size_t count, float mean,
+                        float invstd, float k, float mean_g, float mean_gxhat)
+{
+    gn_vf vm = gn_vset1(mean), vi = gn_vset1(invstd), vk = gn_vset1(k);
+    gn_vf vg = gn_vset1(mean_g), vx = gn_vset1(mean_gxhat);
+    size_t i = 0;
+    for (; i + GN_VL <= count; i += GN_VL)
+        gn_vstore(dx + i, bn_dx_lanes(gn_vload(x + i), gn_vload(g + i), gn_vload(dx + i), vm,
+                                      vi, vk, vg, vx));
+    if (i < count) {
+        gn_vmask m = gn_vmask_first((int)(count - i));
+        gn_vstore_m(dx + i, m,
+                    bn_dx_lanes(gn_vload_m(x + i, m), gn_vload_m(g + i, m),
+                                gn_vload_m(dx + i, m), vm, vi, vk, vg, vx));
+    }
+}
+
+const gn_plane_kernels GN_PLANE_TABLE = {
+    .sums = plane_sums,
+    .relu_sums = plane_relu_sums,
+    .affine = plane_affine,
+    .bn_dx = plane_bn_dx,
+};
