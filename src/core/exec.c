@@ -278,6 +278,34 @@ gn_status gn_exec_forward(gn_exec *exec, const float *input)
     return GN_OK;
 }
 
+/* Zeroing a gradient buffer (megabytes at batch 128) is split across the threads: done by
+ * one thread it left the others idle for 1.8% of a ResNet-56 training step (perf). */
+typedef struct zero_job {
+    char *p;
+    size_t bytes;
+    int64_t parts;
+} zero_job;
+
+static void zero_parts(void *arg, int64_t begin, int64_t end)
+{
+    const zero_job *z = arg;
+    size_t lines = (z->bytes + 63) / 64; /* whole cache lines per thread */
+    size_t from = lines * (size_t)begin / (size_t)z->parts * 64;
+    size_t to = lines * (size_t)end / (size_t)z->parts * 64;
+    to = to < z->bytes ? to : z->bytes;
+    if (to > from)
+        memset(z->p + from, 0, to - from);
+}
+
+static void zero_gradient(gn_exec *exec, int v)
+{
+    zero_job z = {(char *)exec->grad[v], value_bytes(exec, v), exec->model->ctx->threads};
+    if (z.parts <= 1 || z.bytes < ((size_t)256 << 10))
+        memset(z.p, 0, z.bytes);
+    else
+        gn_parallel_for(exec->model->ctx, z.parts, zero_parts, &z);
+}
+
 gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
 {
     gn_model *m = exec->model;
@@ -292,11 +320,11 @@ gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
          * consumer) finds the buffer holding whatever value shared it before, so clear it.
          * A value nobody reads gets a zero gradient just before its producer's backward. */
         if (exec->last_use[node->output] == i)
-            memset(exec->grad[node->output], 0, value_bytes(exec, node->output));
+            zero_gradient(exec, node->output);
         for (int k = 0; k < node->num_inputs; k++) {
             int v = node->inputs[k];
             if (v > 0 && exec->last_use[v] == i && (k == 0 || node->inputs[0] != v))
-                memset(exec->grad[v], 0, value_bytes(exec, v));
+                zero_gradient(exec, v);
         }
         gn_layer_io io;
         fill_io(exec, i, &io);
