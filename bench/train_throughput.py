@@ -3,7 +3,8 @@
 
 For each network (Fashion-MNIST shapes: 1 x 28 x 28 images, 10 classes, batch 128, SGD with
 momentum and weight decay) the two trainers run alternately, --rounds times each, on the same
-number of threads; the table gives median images/s and the ratio ghostnet / PyTorch.
+number of threads; the table gives median images/s, the ratio ghostnet / PyTorch of the
+medians, and the ratio within each round (each round runs the two back to back).
 
     /usr/bin/python3 bench/train_throughput.py [--build build/release] [--threads 2]
         [--rounds 3] [--seconds 15] [--nets small,resnet56,ghost-resnet56]
@@ -100,8 +101,8 @@ def main():
                  % (binary, a.build))
     print("threads %d, batch %d, %d rounds of ~%.0f s each, interleaved; images/s (median)"
           % (a.threads, a.batch, a.rounds, a.seconds))
-    print("| network | ghostnet img/s | PyTorch img/s | ghostnet / PyTorch |")
-    print("|---|---|---|---|")
+    print("| network | ghostnet img/s | PyTorch img/s | ghostnet / PyTorch | ratio of each round |")
+    print("|---|---|---|---|---|")
     for name in a.nets.split(","):
         if name not in NETS:
             sys.exit("unknown network %s (known: %s)" % (name, ", ".join(NETS)))
@@ -113,7 +114,8 @@ def main():
             rate = ours[-1]
             theirs.append(torch_rate(factory, size, a.batch, a.threads, a.seconds))
         mo, mt = statistics.median(ours), statistics.median(theirs)
-        print("| %s | %.0f | %.0f | %.2fx |" % (title, mo, mt, mo / mt), flush=True)
+        rounds = " ".join("%.2f" % (o / t) for o, t in zip(ours, theirs))
+        print("| %s | %.0f | %.0f | %.2fx | %s |" % (title, mo, mt, mo / mt, rounds), flush=True)
 
 
 if __name__ == "__main__":
