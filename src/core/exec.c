@@ -300,7 +300,7 @@ static void zero_parts(void *arg, int64_t begin, int64_t end)
 static void zero_gradient(gn_exec *exec, int v)
 {
     zero_job z = {(char *)exec->grad[v], value_bytes(exec, v), exec->model->ctx->threads};
-    if (z.parts <= 1 || z.bytes < ((size_t)256 << 10))
+    if (z.parts <= 1 || z.bytes < ((size_t)256 << 10)) /* small: not worth a hand-over */
         memset(z.p, 0, z.bytes);
     else
         gn_parallel_for(exec->model->ctx, z.parts, zero_parts, &z);

@@ -31,14 +31,14 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
 
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
  * exact enough for activations of any sensible scale). */
-static void channel_moments(const gn_layer_io *io, const gn_plane_kernels *k, int c,
+static void channel_moments(const gn_layer_io *io, const gn_plane_kernels *pk, int c,
                             double *mean, double *var)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
     double sum = 0.0, sq = 0.0;
     for (int b = 0; b < io->n; b++) {
         const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
-        k->sums(x, x, plane, &sum, &sq);
+        pk->sums(x, x, plane, &sum, &sq);
     }
     double count = (double)plane * io->n;
     *mean = sum / count;
@@ -54,12 +54,12 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
     size_t plane = (size_t)io->out.h * io->out.w;
     double count = (double)plane * io->n;
     int channels = io->out.c;
-    const gn_plane_kernels *k = gn_plane_kernels_for(io->ctx->isa);
+    const gn_plane_kernels *pk = gn_plane_kernels_for(io->ctx->isa);
     for (int c = (int)first; c < (int)end; c++) {
         float mean, invstd;
         if (io->training) {
             double bmean, bvar;
-            channel_moments(io, k, c, &bmean, &bvar);
+            channel_moments(io, pk, c, &bmean, &bvar);
             mean = (float)bmean;
             invstd = (float)(1.0 / sqrt(bvar + a->eps));
             double unbiased = count > 1 ? bvar * count / (count - 1) : bvar;
@@ -77,7 +77,7 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
         float floor = io->fused_relu ? 0.0f : -INFINITY;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
-            k->affine(io->x[0] + at, io->y + at, plane, scale, shift, floor);
+            pk->affine(io->x[0] + at, io->y + at, plane, scale, shift, floor);
         }
     }
 }

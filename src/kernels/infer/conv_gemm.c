@@ -134,8 +134,8 @@ int64_t gn_conv_gemm_inner(const gn_conv_desc *d, const gn_conv_weights *p)
     return d->nchw_input ? (int64_t)d->n * d->out_h : grid_of(d, p).tiles;
 }
 
-/* Scratch for the taps' offsets. */
-static size_t pointer_bytes(int kernel)
+/* Scratch for the taps' offsets from a row's top-left tap. */
+static size_t offset_bytes(int kernel)
 {
     size_t bytes = (size_t)kernel * kernel * sizeof(ptrdiff_t);
     return (bytes + 63) / 64 * 64;
@@ -145,8 +145,8 @@ size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
 {
     /* the NCHW path's offsets (one per packed row: panel_floats / panel width) fit too */
     size_t rows = p->panel_floats / (size_t)(p->nv * p->kernels->vl) * sizeof(ptrdiff_t);
-    size_t pointers = pointer_bytes(kernel);
-    return (pointers > rows ? pointers : rows) + (gated ? p->panel_floats * sizeof(float) : 0);
+    size_t offsets = offset_bytes(kernel);
+    return (offsets > rows ? offsets : rows) + (gated ? p->panel_floats * sizeof(float) : 0);
 }
 
 /* The panel with each weight multiplied by the gate of its input channel. */
@@ -258,7 +258,7 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     const float *b = p->weights + (size_t)run->group * p->group_floats +
                      run->panel * p->panel_floats;
     if (d->gate) {
-        float *gated = (float *)((char *)scratch + pointer_bytes(d->kernel));
+        float *gated = (float *)((char *)scratch + offset_bytes(d->kernel));
         gate_panel(d, p->paired, b, width,
                    d->gate + run->block * d->gate_stride + run->group * d->in_per_group, gated);
         b = gated;

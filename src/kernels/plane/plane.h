@@ -1,8 +1,8 @@
 /* Per-channel plane kernels of the training batch norm (src/layers/batchnorm.c), over
  * contiguous runs of count floats (one image's plane of one channel, NCHW). Each ISA computes
- * exactly what the reference loops in batchnorm.c's comments state, in the same order of
- * operations (no fused multiply-add, sums in 16 float lanes), so every ISA gives the same bits
- * and the results do not depend on the machine (tests/test_plane.c checks this). */
+ * exactly what the comments below state, in the same order of operations (no fused
+ * multiply-add, sums in 16 float lanes), so every ISA gives the same bits and the results do
+ * not depend on the machine (tests/test_plane.c checks every ISA against plain C loops). */
 #ifndef GN_PLANE_H
 #define GN_PLANE_H
 
