@@ -141,11 +141,24 @@ static size_t offset_bytes(int kernel)
     return (bytes + 63) / 64 * 64;
 }
 
+/* One offset per packed row of a panel (rows of a paired panel: taps * kc / 2). */
+static size_t row_offset_bytes(const gn_conv_weights *p)
+{
+    size_t bytes = p->panel_floats / (size_t)(p->nv * p->kernels->vl) * sizeof(ptrdiff_t);
+    return (bytes + 63) / 64 * 64;
+}
+
+/* The scratch of a panel run: the taps' offsets, then (paired) the steps' offsets, then the
+ * gated panel. */
+static size_t offsets_bytes(const gn_conv_weights *p, int kernel)
+{
+    return offset_bytes(kernel) + (p->paired ? row_offset_bytes(p) : 0);
+}
+
 size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
 {
-    /* the NCHW path's offsets (one per packed row: panel_floats / panel width) fit too */
-    size_t rows = p->panel_floats / (size_t)(p->nv * p->kernels->vl) * sizeof(ptrdiff_t);
-    size_t offsets = offset_bytes(kernel);
+    /* the NCHW path's offsets (one per packed row) fit too */
+    size_t rows = row_offset_bytes(p), offsets = offsets_bytes(p, kernel);
     return (offsets > rows ? offsets : rows) + (gated ? p->panel_floats * sizeof(float) : 0);
 }
 
@@ -258,7 +271,7 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     const float *b = p->weights + (size_t)run->group * p->group_floats +
                      run->panel * p->panel_floats;
     if (d->gate) {
-        float *gated = (float *)((char *)scratch + offset_bytes(d->kernel));
+        float *gated = (float *)((char *)scratch + offsets_bytes(p, d->kernel));
         gate_panel(d, p->paired, b, width,
                    d->gate + run->block * d->gate_stride + run->group * d->in_per_group, gated);
         b = gated;
@@ -281,6 +294,15 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     for (int ky = 0; ky < d->kernel; ky++)
         for (int kx = 0; kx < d->kernel; kx++)
             tap_offset[ky * d->kernel + kx] = ky * d->x.row_stride + kx * d->x.pixel_stride;
+    if (p->paired && d->in_per_group % 2 == 0) {
+        /* one offset per packed row, after the taps' */
+        ptrdiff_t *step_offset = (ptrdiff_t *)((char *)scratch + offset_bytes(d->kernel));
+        int pairs = d->in_per_group / 2;
+        for (int tap = 0; tap < taps; tap++)
+            for (int q = 0; q < pairs; q++)
+                step_offset[tap * pairs + q] = tap_offset[tap] + 2 * q;
+        t.step_offset = step_offset;
+    }
     int in_channel = run->group * d->in_per_group;
     cursor c = cursor_at(d, run->block * grid->span + run->first * p->mr, in_channel,
                          out_channel);

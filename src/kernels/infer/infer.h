@@ -59,6 +59,9 @@ typedef struct gn_tile {
     int mr, nr, taps, kc;
     const float *const *a;
     const ptrdiff_t *tap_offset;
+    /* k-paired tiles with an even kc: the whole reduction as one run of taps * kc / 2 steps,
+     * step s reading its input pair at a[i] + step_offset[s] (NULL: per tap, as above) */
+    const ptrdiff_t *step_offset;
     const float *b;
     const float *bias;
     float *const *y;

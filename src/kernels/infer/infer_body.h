@@ -154,7 +154,21 @@ GN_INLINE void gemm_paired_body(const int mr, const gn_tile *t)
     for (int i = 0; i < mr; i++)
         acc[i] = gn_vzero();
     const float *b = t->b;
-    for (int tap = 0; tap < t->taps; tap++) {
+    if (t->step_offset) {
+        const float *a[GN_TILE_ROWS];
+        GN_INFER_UNROLL
+        for (int i = 0; i < mr; i++)
+            a[i] = t->a[i];
+        int steps = t->taps * (t->kc / 2);
+        for (int s = 0; s < steps; s++, b += GN_VL) {
+            ptrdiff_t offset = t->step_offset[s];
+            gn_vf bv = gn_vload(b);
+            GN_INFER_UNROLL
+            for (int i = 0; i < mr; i++)
+                acc[i] = gn_vfma(gn_vset1_pair(a[i] + offset), bv, acc[i]);
+        }
+    }
+    for (int tap = 0; tap < (t->step_offset ? 0 : t->taps); tap++) {
         const float *a[GN_TILE_ROWS];
         ptrdiff_t offset = t->tap_offset[tap];
         GN_INFER_UNROLL
