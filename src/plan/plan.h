@@ -36,6 +36,9 @@ void gn_plan_run(gn_plan *plan, const float *input, float *output, double *step_
 int gn_plan_threads(const gn_plan *plan);
 /* Shares every pass between the context's threads, however small its steps (tests). */
 void gn_plan_share_always(gn_plan *plan);
+/* Fixes the threads' bands (tests): thread t takes the fraction [bounds[t], bounds[t + 1]) of
+ * every banded step, bounds[0] = 0 and bounds[threads] = 1, increasing; no adaptation after. */
+void gn_plan_set_bands(gn_plan *plan, const double *bounds);
 
 /* Sizes and counts (info) and step i in execution order (gn_plan_step). */
 void gn_plan_describe(const gn_plan *plan, gn_plan_info *info);

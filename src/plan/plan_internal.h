@@ -106,11 +106,22 @@ struct gn_plan {
     gn_step_counter *counters; /* per step in execution order, for the threads' sync      */
     gn_step_sync sync;
     int sync_ready;
+    /* Thread t's band of every banded step: the fraction [band[t], band[t + 1]) of its inner
+     * units (ctx->threads + 1 entries), moved toward the threads' measured speeds between
+     * runs (plan_run.c, adapt_bands); band_busy[t]: thread t's milliseconds in banded steps
+     * during the last timed run. */
+    double *band, *band_busy;
+    int band_fixed; /* set by gn_plan_set_bands: the bands stay as given */
+    int band_timed; /* this run times the threads' banded steps */
+    unsigned runs;
     /* per run */
     const float *input;
     float *output;
     double *step_ms;
 };
+
+/* Bands adapt to the threads' speeds for up to this many threads (more keep even bands). */
+#define GN_MAX_BAND_THREADS 64
 
 /* plan_fuse.c: the steps, groups and value placements from the graph. */
 gn_status gn_plan_fuse(gn_plan *p);

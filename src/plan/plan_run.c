@@ -31,6 +31,13 @@ static gn_status alloc_value_tables(gn_plan *p)
 
 static gn_status init_sync(gn_plan *p)
 {
+    int threads = p->ctx->threads;
+    p->band = gn_alloc_named(p->ctx, (size_t)(threads + 1) * sizeof(double), "plan bands");
+    p->band_busy = gn_alloc_zero(p->ctx, (size_t)threads * sizeof(double));
+    if (!p->band || !p->band_busy)
+        return gn_fail(p->ctx, GN_ERR_NOMEM, "out of memory for the plan's thread bands");
+    for (int t = 0; t <= threads; t++)
+        p->band[t] = (double)t / threads;
     p->counters = gn_alloc_named(p->ctx, (size_t)p->num_steps * sizeof(gn_step_counter),
                                  "plan step counters");
     if (!p->counters)
@@ -97,7 +104,7 @@ void gn_plan_free(gn_plan *p)
     }
     void *tables[] = {p->shapes, p->alias, p->readers, p->buffer, p->channel, p->group_of,
                       p->gated_x, p->gated_gate, p->steps, p->order, p->groups, p->buffers,
-                      p->borders, p->counters, p->arena, p};
+                      p->borders, p->counters, p->band, p->band_busy, p->arena, p};
     for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
         gn_free(ctx, tables[k]);
 }
@@ -177,17 +184,30 @@ static void run_alone(gn_plan *p)
     }
 }
 
+/* The first inner unit of thread t's band (t = threads: the end). */
+static int64_t band_edge(const gn_plan *p, int64_t inner, int t)
+{
+    if (t == 0)
+        return 0;
+    if (t == p->ctx->threads)
+        return inner;
+    int64_t edge = (int64_t)(p->band[t] * (double)inner + 0.5);
+    return edge < 0 ? 0 : edge > inner ? inner : edge;
+}
+
 /* Thread t of several: its band of every step. Each outer block of a step's units is split by
- * the same fraction of its inner (spatial) units, so thread t works on about the same rows of
- * the image in every step and reads what it wrote itself, from its own L2: on this 2-vCPU VM a
- * cache line from the other core costs a ~0.5 us round trip and a 256 KiB activation ~16 us to
- * pull over, which made dynamically claimed chunks no faster on 2 threads than on 1. Steps with
- * fewer inner units than twice the threads (SE, pooling, the head) split their units as one
- * range. A step starts when the previous one is complete (halo rows, pooling and SE read
- * across bands); the thread that completes a step notes when. */
+ * the same fractions of its inner (spatial) units, p->band, so thread t works on about the same
+ * rows of the image in every step and reads what it wrote itself, from its own L2: on this
+ * 2-vCPU VM a cache line from the other core costs a ~0.5 us round trip and a 256 KiB
+ * activation ~16 us to pull over, which made dynamically claimed chunks no faster on 2 threads
+ * than on 1. Steps with fewer inner units than twice the threads (SE, pooling, the head) split
+ * their units evenly as one range. A step starts when the previous one is complete (halo rows,
+ * pooling and SE read across bands); the thread that completes a step notes when. On a timed
+ * run the thread adds up its time in banded steps, waits excluded, for adapt_bands. */
 static void run_shared(gn_plan *p, int t)
 {
-    int threads = p->ctx->threads;
+    int threads = p->ctx->threads, timed = p->band_timed;
+    double busy = 0.0;
     void *scratch = p->scratch + (size_t)t * p->scratch_stride;
     for (int i = 0; i < p->num_steps; i++) {
         const plan_step *s = &p->steps[p->order[i]];
@@ -197,6 +217,11 @@ static void run_shared(gn_plan *p, int t)
         int banded = s->inner >= 2 * threads;
         int64_t inner = banded ? s->inner : s->units, outer = s->units / inner;
         int64_t lo = inner * t / threads, hi = inner * (t + 1) / threads;
+        if (banded) {
+            lo = band_edge(p, inner, t);
+            hi = band_edge(p, inner, t + 1);
+        }
+        double begun = timed && banded ? now_ms() : 0.0;
         /* each thread zeroes the border beside its band (a border pixel shares cache lines
          * with the row it pads); the step completes only when every thread has reported, so
          * the borders are zero before any later step reads them */
@@ -207,9 +232,54 @@ static void run_shared(gn_plan *p, int t)
             count += hi - lo;
         }
         /* stamped before reporting, so a step never seems to end before the previous */
-        double finished = p->step_ms ? now_ms() : 0.0;
+        double finished = p->step_ms || (timed && banded) ? now_ms() : 0.0;
+        if (timed && banded)
+            busy += finished - begun;
         if (gn_step_done(&p->sync, i, count + 1, s->units + threads))
             p->counters[i].finished_ms = finished;
+    }
+    if (timed)
+        p->band_busy[t] = busy;
+}
+
+/* Every BAND_TIMED_EVERY-th run (and the first few) is timed per thread. Two clock reads per
+ * step and thread cost ~1% of a 0.5 ms pass; one run in eight keeps it in the noise. */
+#define BAND_TIMED_EVERY 8
+#define BAND_TIMED_FIRST 8
+/* No thread's band falls below this fraction of an even share. */
+#define BAND_MIN_SHARE 0.25
+/* Each timed run moves the bands this far toward the measured speeds (the rest is history:
+ * one run's times are noisy, and the core under a thread can change). */
+#define BAND_STEP 0.3
+
+/* Cores of one machine need not run at one speed: big.LITTLE boards, and VMs whose vCPUs
+ * share a physical core with another guest's work. On the 2-vCPU VM of docs/PERFORMANCE.md one
+ * vCPU ran Ghost-ResNet-56 at 1.14-1.20 ms while the other took 0.95, for minutes, and with
+ * even bands the fast thread waited for the slow one at every step. After a timed run each
+ * thread's speed is its share over its busy time; shares move toward the speeds' proportions.
+ * A band only decides which thread computes which rows: every output is computed the same way
+ * whatever the bands, so results do not change (tests/test_plan.c checks uneven bands). */
+static void adapt_bands(gn_plan *p)
+{
+    int threads = p->ctx->threads;
+    double speed[GN_MAX_BAND_THREADS], total = 0.0;
+    for (int t = 0; t < threads; t++) {
+        if (!(p->band_busy[t] > 0.0))
+            return;
+        speed[t] = (p->band[t + 1] - p->band[t]) / p->band_busy[t];
+        total += speed[t];
+    }
+    double edge = 0.0, floor_share = BAND_MIN_SHARE / threads;
+    double moved[GN_MAX_BAND_THREADS], sum = 0.0;
+    for (int t = 0; t < threads; t++) {
+        double share = p->band[t + 1] - p->band[t];
+        moved[t] = share + BAND_STEP * (speed[t] / total - share);
+        moved[t] = moved[t] < floor_share ? floor_share : moved[t];
+        sum += moved[t];
+    }
+    for (int t = 0; t < threads; t++) {
+        edge += moved[t] / sum;
+        p->band[t + 1] = t + 1 == threads ? 1.0 : edge;
     }
 }
 
@@ -232,6 +302,13 @@ void gn_plan_share_always(gn_plan *p)
     p->shared_min_macs = 0;
 }
 
+void gn_plan_set_bands(gn_plan *p, const double *bounds)
+{
+    for (int t = 0; t <= p->ctx->threads; t++)
+        p->band[t] = bounds[t];
+    p->band_fixed = 1;
+}
+
 void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
 {
     p->input = input;
@@ -243,7 +320,12 @@ void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
     }
     gn_step_sync_reset(&p->sync);
     double start = step_ms ? now_ms() : 0.0;
+    p->band_timed = !p->band_fixed && p->ctx->threads <= GN_MAX_BAND_THREADS &&
+                    (p->runs < BAND_TIMED_FIRST || p->runs % BAND_TIMED_EVERY == 0);
+    p->runs++;
     gn_parallel_for(p->ctx, p->ctx->threads, run_threads, p);
+    if (p->band_timed)
+        adapt_bands(p);
     for (int i = 0; step_ms && i < p->num_steps; i++) {
         step_ms[i] += p->counters[i].finished_ms - start;
         start = p->counters[i].finished_ms;
