@@ -218,12 +218,19 @@ static const conv_case gemm_cases[] = {
     {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0, 0},  /* dw x2, keep  */
     {1, 4, 12, 5, 5, 5, 3, 2, 4, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},  /* dw x3       */
     {3, 33, 65, 10, 3, 3, 3, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_RELU, 1, 1, 0, 0},
-    /* panels of at most half a vector: k-paired on vector ISAs, odd and even kc */
+    /* panels of at most half a vector: k-paired on vector ISAs, odd and even kc, 3x3 and 1x1 */
     {2, 7, 3, 9, 9, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 1, 0},
     {1, 16, 8, 32, 32, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0, 0},
     {1, 1, 1, 5, 4, 1, 1, 0, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 0, 0},
     {3, 6, 5, 6, 6, 3, 2, 1, 1, 4, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 1, 0},
     {1, 12, 6, 7, 7, 3, 1, 1, 3, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0, 0},
+    {1, 8, 4, 5, 5, 1, 1, 0, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 0, 0},
+    /* k-quads on AVX-512 (kc a multiple of 4, taps * kc / 4 >= 16): one vector (<= 4
+     * columns) and two, a kept slice, gates, stride 2, a 5x5 kernel; 16 -> 8 above too */
+    {1, 8, 5, 9, 7, 3, 1, 1, 1, 4, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 1, 0},
+    {2, 4, 3, 6, 5, 5, 1, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 32, 8, 10, 10, 3, 2, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 1, 0},
+    {3, 16, 2, 7, 9, 3, 1, 1, 2, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 0, 0},
 };
 
 /* First layers reading the NCHW input: the stem (3x3/2), odd sizes, kernels up to 7, more

@@ -16,6 +16,9 @@
 
 #include <string.h>
 
+/* Fewest reduction steps (taps * kc / 4) for which a k-quad panel is packed. */
+#define QUAD_MIN_STEPS 16
+
 static int ceil_div(int a, int b)
 {
     return (a + b - 1) / b;
@@ -33,32 +36,33 @@ static int panel_width(const gn_conv_weights *p, int panel)
     return nv * p->kernels->vl;
 }
 
-/* Rows of a panel per tap: one per input channel, or per pair of them when k-paired. */
-static int rows_per_tap(const gn_conv_desc *d, int paired)
+/* Rows of a panel per tap: one per input channel, or per group of kgroup of them (k-paired:
+ * 2, k-quads: 4). */
+static int rows_per_tap(const gn_conv_desc *d, int kgroup)
 {
-    return paired ? (d->in_per_group + 1) / 2 : d->in_per_group;
+    return (d->in_per_group + kgroup - 1) / kgroup;
 }
 
-/* The input channel of lane j in row r of a tap (-1: a paired panel's zero padding). */
-static int lane_channel(const gn_conv_desc *d, int paired, int r, int j)
+/* The input channel of lane j in row r of a tap (-1: the zero padding of a last group). */
+static int lane_channel(const gn_conv_desc *d, int kgroup, int r, int j)
 {
-    if (!paired)
-        return r;
-    int ci = 2 * r + (j & 1);
+    if (kgroup == 1)
+        return r; /* the common case, per weight of every gated panel: no division */
+    int ci = kgroup * r + (j & (kgroup - 1));
     return ci < d->in_per_group ? ci : -1;
 }
 
-static void pack_panel(const gn_conv_desc *d, const float *w, const float *scale, int paired,
+static void pack_panel(const gn_conv_desc *d, const float *w, const float *scale, int kgroup,
                        int group, int col0, int width, float *dst)
 {
     int k = d->kernel, cin = d->in_per_group, cols = d->out_per_group;
-    int rows = rows_per_tap(d, paired);
+    int rows = rows_per_tap(d, kgroup);
     for (int tap = 0; tap < k * k; tap++) {
         for (int r = 0; r < rows; r++) {
             float *row = dst + ((size_t)tap * rows + r) * (size_t)width;
             for (int j = 0; j < width; j++) {
-                int ci = lane_channel(d, paired, r, j);
-                int col = col0 + (paired ? j / 2 : j), o = group * cols + col;
+                int ci = lane_channel(d, kgroup, r, j);
+                int col = col0 + (kgroup == 1 ? j : j / kgroup), o = group * cols + col;
                 size_t at = ((size_t)o * cin + ci) * (size_t)(k * k) + (size_t)tap;
                 row[j] = col < cols && ci >= 0 ? w[at] * (scale ? scale[o] : 1.0f) : 0.0f;
             }
@@ -73,14 +77,22 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
     memset(out, 0, sizeof(*out));
     int vl = k->vl, cols = d->out_per_group;
     int nv = ceil_div(cols, vl) < k->nv_max ? ceil_div(cols, vl) : k->nv_max;
+    /* quads need a long reduction to pay for their epilogue (each row adds four lanes per
+     * column): GhostNet's 1x1 primaries of 16 inputs (4 quad steps) were 10-19% slower as
+     * quads; Ghost-ResNet-56's 3x3 ones of 16 inputs (36 steps) 7% faster */
+    int quad = k->gemm_tile_quad[1] && 4 * cols <= 2 * vl && d->in_per_group % 4 == 0 &&
+               d->kernel * d->kernel * d->in_per_group / 4 >= QUAD_MIN_STEPS && !d->nchw_input;
+    int paired = !quad && k->gemm_tile_paired && 2 * cols <= vl && !d->nchw_input;
+    if (quad)
+        nv = ceil_div(4 * cols, vl);
     int nr = nv * vl;
     out->kernels = k;
-    out->paired = k->gemm_tile_paired && 2 * cols <= vl && !d->nchw_input;
+    out->kgroup = quad ? 4 : paired ? 2 : 1;
     out->nv = nv;
-    out->mr = k->mr[nv];
+    out->mr = quad ? k->mr_quad[nv] : k->mr[nv];
     out->panels = ceil_div(cols, nr);
-    out->last_nv = ceil_div(cols - (out->panels - 1) * nr, vl);
-    size_t rows = (size_t)d->kernel * d->kernel * rows_per_tap(d, out->paired);
+    out->last_nv = quad ? nv : ceil_div(cols - (out->panels - 1) * nr, vl);
+    size_t rows = (size_t)d->kernel * d->kernel * rows_per_tap(d, out->kgroup);
     out->panel_floats = rows * (size_t)nr;
     out->group_floats = (size_t)(out->panels - 1) * out->panel_floats +
                         rows * (size_t)(out->last_nv * vl);
@@ -95,7 +107,7 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
         for (int p = 0; p < out->panels; p++) {
             int col0 = p * nr;
             float *dst = out->weights + (size_t)g * out->group_floats + p * out->panel_floats;
-            pack_panel(d, w, scale, out->paired, g, col0, panel_width(out, p), dst);
+            pack_panel(d, w, scale, out->kgroup, g, col0, panel_width(out, p), dst);
             float *b = out->bias + ((size_t)g * out->panels + p) * nr;
             for (int j = 0; j < nr; j++)
                 b[j] = bias && col0 + j < cols ? bias[g * cols + col0 + j] : 0.0f;
@@ -141,18 +153,18 @@ static size_t offset_bytes(int kernel)
     return (bytes + 63) / 64 * 64;
 }
 
-/* One offset per packed row of a panel (rows of a paired panel: taps * kc / 2). */
+/* One offset per packed row of a panel (rows of a k-grouped panel: taps * kc / kgroup). */
 static size_t row_offset_bytes(const gn_conv_weights *p)
 {
     size_t bytes = p->panel_floats / (size_t)(p->nv * p->kernels->vl) * sizeof(ptrdiff_t);
     return (bytes + 63) / 64 * 64;
 }
 
-/* The scratch of a panel run: the taps' offsets, then (paired) the steps' offsets, then the
- * gated panel. */
+/* The scratch of a panel run: the taps' offsets, then (k-grouped) the steps' offsets, then
+ * the gated panel. */
 static size_t offsets_bytes(const gn_conv_weights *p, int kernel)
 {
-    return offset_bytes(kernel) + (p->paired ? row_offset_bytes(p) : 0);
+    return offset_bytes(kernel) + (p->kgroup > 1 ? row_offset_bytes(p) : 0);
 }
 
 size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
@@ -163,15 +175,15 @@ size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated)
 }
 
 /* The panel with each weight multiplied by the gate of its input channel. */
-static void gate_panel(const gn_conv_desc *d, int paired, const float *b, int width,
+static void gate_panel(const gn_conv_desc *d, int kgroup, const float *b, int width,
                        const float *gate, float *dst)
 {
-    int rows = rows_per_tap(d, paired);
+    int rows = rows_per_tap(d, kgroup);
     for (int tap = 0; tap < d->kernel * d->kernel; tap++)
         for (int r = 0; r < rows; r++) {
             size_t at = ((size_t)tap * rows + r) * (size_t)width;
             for (int j = 0; j < width; j++) {
-                int ci = lane_channel(d, paired, r, j);
+                int ci = lane_channel(d, kgroup, r, j);
                 dst[at + j] = ci >= 0 ? b[at + j] * gate[ci] : 0.0f;
             }
         }
@@ -272,7 +284,7 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
                      run->panel * p->panel_floats;
     if (d->gate) {
         float *gated = (float *)((char *)scratch + offsets_bytes(p, d->kernel));
-        gate_panel(d, p->paired, b, width,
+        gate_panel(d, p->kgroup, b, width,
                    d->gate + run->block * d->gate_stride + run->group * d->in_per_group, gated);
         b = gated;
     }
@@ -294,13 +306,14 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     for (int ky = 0; ky < d->kernel; ky++)
         for (int kx = 0; kx < d->kernel; kx++)
             tap_offset[ky * d->kernel + kx] = ky * d->x.row_stride + kx * d->x.pixel_stride;
-    if (p->paired && d->in_per_group % 2 == 0) {
+    int kg = p->kgroup;
+    if (kg > 1 && d->in_per_group % kg == 0) {
         /* one offset per packed row, after the taps' */
         ptrdiff_t *step_offset = (ptrdiff_t *)((char *)scratch + offset_bytes(d->kernel));
-        int pairs = d->in_per_group / 2;
+        int rows = d->in_per_group / kg;
         for (int tap = 0; tap < taps; tap++)
-            for (int q = 0; q < pairs; q++)
-                step_offset[tap * pairs + q] = tap_offset[tap] + 2 * q;
+            for (int q = 0; q < rows; q++)
+                step_offset[tap * rows + q] = tap_offset[tap] + kg * q;
         t.step_offset = step_offset;
     }
     int in_channel = run->group * d->in_per_group;
@@ -310,7 +323,9 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
         int64_t first = tile * p->mr;
         t.mr = (int)(grid->span - first < p->mr ? grid->span - first : p->mr);
         point_rows(d, &c, t.mr, in_channel, out_channel, a, &r);
-        if (p->paired)
+        if (kg == 4)
+            k->gemm_tile_quad[width / k->vl](&t);
+        else if (kg == 2)
             k->gemm_tile_paired(&t);
         else
             k->gemm_tile[width / k->vl](&t);

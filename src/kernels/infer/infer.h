@@ -59,8 +59,9 @@ typedef struct gn_tile {
     int mr, nr, taps, kc;
     const float *const *a;
     const ptrdiff_t *tap_offset;
-    /* k-paired tiles with an even kc: the whole reduction as one run of taps * kc / 2 steps,
-     * step s reading its input pair at a[i] + step_offset[s] (NULL: per tap, as above) */
+    /* k-grouped tiles (paired, quads) with kc a multiple of the group: the whole reduction as
+     * one run of taps * kc / group steps, step s reading its input group at
+     * a[i] + step_offset[s] (NULL: per tap, as above; always set for quads) */
     const ptrdiff_t *step_offset;
     const float *b;
     const float *bias;
@@ -144,6 +145,11 @@ typedef struct gn_infer_kernels {
     /* The same for panels of at most vl / 2 columns packed k-paired (gn_conv_pack), or NULL:
      * lanes 2j and 2j + 1 hold column j for even and odd k (infer_body.h). */
     void (*gemm_tile_paired)(const gn_tile *t);
+    /* The same for panels of at most vl / 2 columns packed in k-quads (AVX-512): lanes 4j to
+     * 4j + 3 of vector v hold column 4v + j for input channels 4q..4q + 3 (a 128-bit
+     * broadcast of a row's inputs feeds 4 columns); index nv = 1, 2 (NULL: none). */
+    void (*gemm_tile_quad[3])(const gn_tile *t);
+    int mr_quad[3];
     void (*nchw_row)(const gn_nchw_row *r);
     void (*dw_row)(const gn_dw_row *r);
     /* Channel multiplier m: for each of the pixels (src_ps floats apart in src, width floats
@@ -183,11 +189,12 @@ typedef struct gn_conv_desc {
 
 /* Weights packed for the GEMM path: per group, panels of nr = nv * vl output channels; in a
  * panel, row (tap, input channel) holds its panel-width floats. The last panel of a group may
- * be narrower (last_nv vectors). Groups of at most vl / 2 outputs are packed k-paired when the
- * ISA has the paired tile: one panel whose row (tap, q) interleaves input channels 2q, 2q + 1. */
+ * be narrower (last_nv vectors). Groups of at most vl / 2 outputs are packed k-grouped when the
+ * ISA has the tile: one panel whose row (tap, q) interleaves input channels kgroup * q ..
+ * kgroup * q + kgroup - 1 per column, 4 (quads) when the channels come in fours, else 2. */
 typedef struct gn_conv_weights {
     const gn_infer_kernels *kernels;
-    int paired;
+    int kgroup; /* input channels per column in a lane group: 1, 2 (k-paired) or 4 (k-quads) */
     int nv, last_nv, mr, panels;   /* panels per group                                         */
     size_t panel_floats;           /* floats of a full panel                                   */
     size_t group_floats;

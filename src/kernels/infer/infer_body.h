@@ -213,6 +213,90 @@ static void gemm_tile_paired(const gn_tile *t)
         break;
     }
 }
+
+/* ---- k-quad GEMM tile (AVX-512), for panels of at most GN_VL / 2 columns ------------------- */
+
+#if GN_SIMD_LEVEL == 2
+#define GN_INFER_MR_QUAD1 16
+#define GN_INFER_MR_QUAD2 12
+/* Lanes 4j..4j + 3 of vector v hold column 4v + j for four consecutive input channels: one
+ * 128-bit broadcast of a row's four inputs and nv FMAs do four k-steps of 4 * nv columns. The
+ * paired tile needs a broadcast per FMA, and with Ghost primaries of 8 outputs (16 -> 8 in
+ * Ghost-ResNet-56's first stage) it ran at 62 GMAC/s; a throwaway loop of the same shape ran
+ * 67 GMAC/s paired and 88 as quads, but in the network the 18 primaries only went from 0.333
+ * to 0.311 ms (1 thread): the epilogue, which adds each group of four lanes and gathers the
+ * sums into lanes 0..4 * nv - 1 (column order), and the driver cost as much per tile. Only for
+ * kc a multiple of 4 and long reductions, with step_offset set (gn_conv_pack). */
+GN_INLINE __m512 quad_sums(__m512 v0, __m512 v1)
+{
+    /* every lane of a 128-bit block gets the block's sum, then lane j < 8 takes block j's */
+    v0 = _mm512_add_ps(v0, _mm512_permute_ps(v0, 0xB1));
+    v0 = _mm512_add_ps(v0, _mm512_permute_ps(v0, 0x4E));
+    v1 = _mm512_add_ps(v1, _mm512_permute_ps(v1, 0xB1));
+    v1 = _mm512_add_ps(v1, _mm512_permute_ps(v1, 0x4E));
+    const __m512i blocks = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+    return _mm512_permutex2var_ps(v0, blocks, v1);
+}
+
+GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
+{
+    __m512 acc[GN_TILE_ROWS][2];
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+    }
+    const float *a[GN_TILE_ROWS];
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++)
+        a[i] = t->a[i];
+    const float *b = t->b;
+    int steps = t->taps * (t->kc / 4);
+    for (int s = 0; s < steps; s++, b += nv * GN_VL) {
+        ptrdiff_t offset = t->step_offset[s];
+        __m512 bv[2];
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++)
+            bv[v] = _mm512_loadu_ps(b + v * GN_VL);
+        GN_INFER_UNROLL
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_broadcast_f32x4(_mm_loadu_ps(a[i] + offset));
+            GN_INFER_UNROLL
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+    }
+    gn_vf bias = gn_vload(t->bias);
+    GN_INFER_UNROLL
+    for (int i = 0; i < mr; i++)
+        finish(gn_vadd(quad_sums(acc[i][0], nv > 1 ? acc[i][1] : acc[i][0]), bias), t->nr,
+               t->act, t->raw ? t->raw[i] : NULL, t->residual ? t->residual[i] : NULL,
+               t->act_after, t->y[i]);
+}
+
+#define GN_QUAD_CASE(M, NV, LIMIT)                                                             \
+    case M:                                                                                    \
+        if (M <= (LIMIT))                                                                      \
+            gemm_quad_body(M, NV, t);                                                          \
+        break;
+#define GN_QUAD_TILE_FN(NV, LIMIT)                                                             \
+    static void gemm_tile_quad_nv##NV(const gn_tile *t)                                        \
+    {                                                                                          \
+        switch (t->mr) {                                                                       \
+            GN_QUAD_CASE(1, NV, LIMIT) GN_QUAD_CASE(2, NV, LIMIT) GN_QUAD_CASE(3, NV, LIMIT)   \
+            GN_QUAD_CASE(4, NV, LIMIT) GN_QUAD_CASE(5, NV, LIMIT) GN_QUAD_CASE(6, NV, LIMIT)   \
+            GN_QUAD_CASE(7, NV, LIMIT) GN_QUAD_CASE(8, NV, LIMIT) GN_QUAD_CASE(9, NV, LIMIT)   \
+            GN_QUAD_CASE(10, NV, LIMIT) GN_QUAD_CASE(11, NV, LIMIT)                            \
+            GN_QUAD_CASE(12, NV, LIMIT) GN_QUAD_CASE(13, NV, LIMIT)                            \
+            GN_QUAD_CASE(14, NV, LIMIT) GN_QUAD_CASE(15, NV, LIMIT)                            \
+            GN_QUAD_CASE(16, NV, LIMIT)                                                        \
+        default:                                                                               \
+            break;                                                                             \
+        }                                                                                      \
+    }
+GN_QUAD_TILE_FN(1, GN_INFER_MR_QUAD1)
+GN_QUAD_TILE_FN(2, GN_INFER_MR_QUAD2)
+#endif
 #endif
 
 /* ---- first-layer convolution over an NCHW image ------------------------------------------- */
@@ -512,6 +596,10 @@ const gn_infer_kernels GN_INFER_TABLE = {
     },
 #if GN_VL >= 4
     .gemm_tile_paired = gemm_tile_paired,
+#endif
+#if GN_SIMD_LEVEL == 2
+    .gemm_tile_quad = {NULL, gemm_tile_quad_nv1, gemm_tile_quad_nv2},
+    .mr_quad = {0, GN_INFER_MR_QUAD1, GN_INFER_MR_QUAD2},
 #endif
     .nchw_row = nchw_row,
     .dw_row = dw_row,
