@@ -300,6 +300,20 @@ static void point_step(gn_plan *p, plan_step *s)
     }
 }
 
+/* Centred slots. Each thread keeps to one band of rows of every buffer, so with 2 threads the
+ * first half of a buffer's bytes is one thread's and the second half the other's. When a
+ * buffer reuses memory a buffer of another size left, the bytes where one thread's band of the
+ * new buffer lies were last written by the other thread, and every such cache line has to move
+ * between the cores. With equal slots (the largest buffer's size) and every buffer centred in
+ * its slot, the bands of all buffers sharing a slot meet at its middle, so each thread keeps
+ * to the same bytes. Used when the arena stays within CENTRED_ANY_GROWTH_BYTES or grows by
+ * at most NUM / DEN (at batch 1: Ghost-ResNet-56 0.29 MiB either way, ResNet-56 0.22 -> 0.29,
+ * VGG-16 0.60 -> 0.63; GhostNet 1.0x at 224x224 would grow from 4.2 to 12.4 MiB and keeps the
+ * packed placement). Measurements: docs/PERFORMANCE.md ("Threads"). */
+#define CENTRED_ANY_GROWTH_BYTES (1u << 20)
+#define CENTRED_MAX_GROWTH_NUM 5
+#define CENTRED_MAX_GROWTH_DEN 4
+
 /* One arena: every used buffer by lifetime, plus the threads' scratch for the whole run. */
 static gn_status place_arena(gn_plan *p, size_t scratch_stride)
 {
@@ -308,12 +322,35 @@ static gn_status place_arena(gn_plan *p, size_t scratch_stride)
                                            "arena requests");
     if (!req)
         return GN_ERR_NOMEM;
+    size_t slot = 0;
     for (int b = 0; b < p->num_buffers; b++)
-        if (p->buffers[b].used)
+        if (p->buffers[b].used) {
             req[count++] = (gn_arena_request){p->buffers[b].bytes, p->buffers[b].first,
                                               p->buffers[b].last, 0};
+            slot = p->buffers[b].bytes > slot ? p->buffers[b].bytes : slot;
+        }
     req[count++] = (gn_arena_request){scratch_stride * (size_t)threads, 0, INT_MAX, 0};
     gn_status st = gn_arena_plan(p->ctx, req, count, &p->arena_bytes);
+    /* With threads, try equal slots, each buffer centred in its own: see centred_slots */
+    size_t centred_bytes = 0;
+    int centred = 0;
+    if (st == GN_OK && threads > 1) {
+        slot = (slot + 63) / 64 * 64;
+        for (int k = 0; k < count - 1; k++)
+            req[k].size = slot;
+        st = gn_arena_plan(p->ctx, req, count, &centred_bytes);
+        centred = st == GN_OK && (centred_bytes <= CENTRED_ANY_GROWTH_BYTES ||
+                                  centred_bytes * CENTRED_MAX_GROWTH_DEN <=
+                                      p->arena_bytes * CENTRED_MAX_GROWTH_NUM);
+        if (centred)
+            p->arena_bytes = centred_bytes;
+        else if (st == GN_OK) /* back to the packed placement */
+            for (int b = 0, k = 0; b < p->num_buffers; b++)
+                if (p->buffers[b].used)
+                    req[k++].size = p->buffers[b].bytes;
+        if (st == GN_OK && !centred)
+            st = gn_arena_plan(p->ctx, req, count, &p->arena_bytes);
+    }
     if (st == GN_OK) {
         p->arena = gn_alloc_named(p->ctx, p->arena_bytes, "plan arena");
         st = p->arena ? GN_OK : GN_ERR_NOMEM;
@@ -322,7 +359,7 @@ static gn_status place_arena(gn_plan *p, size_t scratch_stride)
         plan_buffer *buf = &p->buffers[b];
         if (!buf->used)
             continue;
-        buf->offset = req[k++].offset;
+        buf->offset = req[k++].offset + (centred ? (slot - buf->bytes) / 2 / 64 * 64 : 0);
         buf->view.pixel_stride = buf->channels;
         buf->view.row_stride = (ptrdiff_t)(buf->w + 2 * buf->pad) * buf->channels;
         buf->view.image_stride = (ptrdiff_t)(buf->h + 2 * buf->pad) * buf->view.row_stride;
