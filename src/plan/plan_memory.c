@@ -318,8 +318,9 @@ static void point_step(gn_plan *p, plan_step *s)
 static gn_status place_arena(gn_plan *p, size_t scratch_stride)
 {
     int threads = p->ctx->threads, count = 0;
-    gn_arena_request *req = gn_alloc_named(p->ctx, (size_t)(p->num_buffers + 1) * sizeof(*req),
-                                           "arena requests");
+    /* req: the packed placement; req + count: the same requests in equal slots */
+    size_t requests = 2 * (size_t)(p->num_buffers + 1);
+    gn_arena_request *req = gn_alloc_named(p->ctx, requests * sizeof(*req), "arena requests");
     if (!req)
         return GN_ERR_NOMEM;
     size_t slot = 0;
@@ -331,25 +332,22 @@ static gn_status place_arena(gn_plan *p, size_t scratch_stride)
         }
     req[count++] = (gn_arena_request){scratch_stride * (size_t)threads, 0, INT_MAX, 0};
     gn_status st = gn_arena_plan(p->ctx, req, count, &p->arena_bytes);
-    /* With threads, try equal slots, each buffer centred in its own: see centred_slots */
-    size_t centred_bytes = 0;
     int centred = 0;
-    if (st == GN_OK && threads > 1) {
-        slot = (slot + 63) / 64 * 64;
-        for (int k = 0; k < count - 1; k++)
-            req[k].size = slot;
-        st = gn_arena_plan(p->ctx, req, count, &centred_bytes);
+    slot = (slot + 63) / 64 * 64;
+    if (st == GN_OK && threads > 1) { /* centred slots, see above */
+        gn_arena_request *slots = req + count;
+        size_t centred_bytes;
+        memcpy(slots, req, (size_t)count * sizeof(*req));
+        for (int k = 0; k < count - 1; k++) /* the scratch keeps its size */
+            slots[k].size = slot;
+        st = gn_arena_plan(p->ctx, slots, count, &centred_bytes);
         centred = st == GN_OK && (centred_bytes <= CENTRED_ANY_GROWTH_BYTES ||
                                   centred_bytes * CENTRED_MAX_GROWTH_DEN <=
                                       p->arena_bytes * CENTRED_MAX_GROWTH_NUM);
-        if (centred)
+        if (centred) {
+            memcpy(req, slots, (size_t)count * sizeof(*req));
             p->arena_bytes = centred_bytes;
-        else if (st == GN_OK) /* back to the packed placement */
-            for (int b = 0, k = 0; b < p->num_buffers; b++)
-                if (p->buffers[b].used)
-                    req[k++].size = p->buffers[b].bytes;
-        if (st == GN_OK && !centred)
-            st = gn_arena_plan(p->ctx, req, count, &p->arena_bytes);
+        }
     }
     if (st == GN_OK) {
         p->arena = gn_alloc_named(p->ctx, p->arena_bytes, "plan arena");

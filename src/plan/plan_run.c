@@ -216,11 +216,8 @@ static void run_shared(gn_plan *p, int t)
             gn_step_wait(&p->sync, i - 1, p->steps[p->order[i - 1]].units + threads);
         int banded = s->inner >= 2 * threads;
         int64_t inner = banded ? s->inner : s->units, outer = s->units / inner;
-        int64_t lo = inner * t / threads, hi = inner * (t + 1) / threads;
-        if (banded) {
-            lo = band_edge(p, inner, t);
-            hi = band_edge(p, inner, t + 1);
-        }
+        int64_t lo = banded ? band_edge(p, inner, t) : inner * t / threads;
+        int64_t hi = banded ? band_edge(p, inner, t + 1) : inner * (t + 1) / threads;
         double begun = timed && banded ? now_ms() : 0.0;
         /* each thread zeroes the border beside its band (a border pixel shares cache lines
          * with the row it pads); the step completes only when every thread has reported, so

@@ -99,26 +99,31 @@ GN_INLINE void gemm_tile_body(const int mr, const int nv, const gn_tile *t)
     }
 }
 
-/* One function per panel width; the row count picks a fully unrolled case. Cases above the
- * width's row limit are never taken (the driver never asks for them) and fold away. */
-#define GN_ROW_CASE(M, NV, LIMIT)                                                              \
+/* One function per panel width; the row count picks a fully unrolled case of BODY(M, NV, t).
+ * Cases above the width's row limit are never taken (the driver never asks for them) and fold
+ * away. */
+#define GN_ROW_CASE(BODY, M, NV, LIMIT)                                                        \
     case M:                                                                                    \
         if (M <= (LIMIT))                                                                      \
-            gemm_tile_body(M, NV, t);                                                          \
+            BODY(M, NV, t);                                                                    \
         break;
+#define GN_ROWS_SWITCH(BODY, NV, LIMIT)                                                        \
+    switch (t->mr) {                                                                           \
+        GN_ROW_CASE(BODY, 1, NV, LIMIT) GN_ROW_CASE(BODY, 2, NV, LIMIT)                        \
+        GN_ROW_CASE(BODY, 3, NV, LIMIT) GN_ROW_CASE(BODY, 4, NV, LIMIT)                        \
+        GN_ROW_CASE(BODY, 5, NV, LIMIT) GN_ROW_CASE(BODY, 6, NV, LIMIT)                        \
+        GN_ROW_CASE(BODY, 7, NV, LIMIT) GN_ROW_CASE(BODY, 8, NV, LIMIT)                        \
+        GN_ROW_CASE(BODY, 9, NV, LIMIT) GN_ROW_CASE(BODY, 10, NV, LIMIT)                       \
+        GN_ROW_CASE(BODY, 11, NV, LIMIT) GN_ROW_CASE(BODY, 12, NV, LIMIT)                      \
+        GN_ROW_CASE(BODY, 13, NV, LIMIT) GN_ROW_CASE(BODY, 14, NV, LIMIT)                      \
+        GN_ROW_CASE(BODY, 15, NV, LIMIT) GN_ROW_CASE(BODY, 16, NV, LIMIT)                      \
+    default:                                                                                   \
+        break;                                                                                 \
+    }
 #define GN_GEMM_TILE_FN(NV, LIMIT)                                                             \
     static void gemm_tile_nv##NV(const gn_tile *t)                                             \
     {                                                                                          \
-        switch (t->mr) {                                                                       \
-            GN_ROW_CASE(1, NV, LIMIT) GN_ROW_CASE(2, NV, LIMIT) GN_ROW_CASE(3, NV, LIMIT)      \
-            GN_ROW_CASE(4, NV, LIMIT) GN_ROW_CASE(5, NV, LIMIT) GN_ROW_CASE(6, NV, LIMIT)      \
-            GN_ROW_CASE(7, NV, LIMIT) GN_ROW_CASE(8, NV, LIMIT) GN_ROW_CASE(9, NV, LIMIT)      \
-            GN_ROW_CASE(10, NV, LIMIT) GN_ROW_CASE(11, NV, LIMIT) GN_ROW_CASE(12, NV, LIMIT)   \
-            GN_ROW_CASE(13, NV, LIMIT) GN_ROW_CASE(14, NV, LIMIT) GN_ROW_CASE(15, NV, LIMIT)   \
-            GN_ROW_CASE(16, NV, LIMIT)                                                         \
-        default:                                                                               \
-            break;                                                                             \
-        }                                                                                      \
+        GN_ROWS_SWITCH(gemm_tile_body, NV, LIMIT)                                              \
     }
 
 GN_GEMM_TILE_FN(1, GN_INFER_MR1)
@@ -167,26 +172,27 @@ GN_INLINE void gemm_paired_body(const int mr, const gn_tile *t)
             for (int i = 0; i < mr; i++)
                 acc[i] = gn_vfma(gn_vset1_pair(a[i] + offset), bv, acc[i]);
         }
-    }
-    for (int tap = 0; tap < (t->step_offset ? 0 : t->taps); tap++) {
-        const float *a[GN_TILE_ROWS];
-        ptrdiff_t offset = t->tap_offset[tap];
-        GN_INFER_UNROLL
-        for (int i = 0; i < mr; i++)
-            a[i] = t->a[i] + offset;
-        int k = 0;
-        for (; k + 1 < t->kc; k += 2, b += GN_VL) {
-            gn_vf bv = gn_vload(b);
+    } else {
+        for (int tap = 0; tap < t->taps; tap++) {
+            const float *a[GN_TILE_ROWS];
+            ptrdiff_t offset = t->tap_offset[tap];
             GN_INFER_UNROLL
             for (int i = 0; i < mr; i++)
-                acc[i] = gn_vfma(gn_vset1_pair(a[i] + k), bv, acc[i]);
-        }
-        if (k < t->kc) {
-            gn_vf bv = gn_vload(b);
-            GN_INFER_UNROLL
-            for (int i = 0; i < mr; i++)
-                acc[i] = gn_vfma(gn_vset1(a[i][k]), bv, acc[i]);
-            b += GN_VL;
+                a[i] = t->a[i] + offset;
+            int k = 0;
+            for (; k + 1 < t->kc; k += 2, b += GN_VL) {
+                gn_vf bv = gn_vload(b);
+                GN_INFER_UNROLL
+                for (int i = 0; i < mr; i++)
+                    acc[i] = gn_vfma(gn_vset1_pair(a[i] + k), bv, acc[i]);
+            }
+            if (k < t->kc) {
+                gn_vf bv = gn_vload(b);
+                GN_INFER_UNROLL
+                for (int i = 0; i < mr; i++)
+                    acc[i] = gn_vfma(gn_vset1(a[i][k]), bv, acc[i]);
+                b += GN_VL;
+            }
         }
     }
     gn_vf bias = gn_vload(t->bias);
@@ -227,15 +233,20 @@ static void gemm_tile_paired(const gn_tile *t)
  * to 0.311 ms (1 thread): the epilogue, which adds each group of four lanes and gathers the
  * sums into lanes 0..4 * nv - 1 (column order), and the driver cost as much per tile. Only for
  * kc a multiple of 4 and long reductions, with step_offset set (gn_conv_pack). */
-GN_INLINE __m512 quad_sums(__m512 v0, __m512 v1)
+/* Every lane of a 128-bit block gets the block's sum. */
+GN_INLINE __m512 quad_block_sums(__m512 v)
 {
-    /* every lane of a 128-bit block gets the block's sum, then lane j < 8 takes block j's */
-    v0 = _mm512_add_ps(v0, _mm512_permute_ps(v0, 0xB1));
-    v0 = _mm512_add_ps(v0, _mm512_permute_ps(v0, 0x4E));
-    v1 = _mm512_add_ps(v1, _mm512_permute_ps(v1, 0xB1));
-    v1 = _mm512_add_ps(v1, _mm512_permute_ps(v1, 0x4E));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    return _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+}
+
+/* Lane j < 4 * nv gets block j's sum (blocks 4..7 from v1). */
+GN_INLINE __m512 quad_sums(int nv, __m512 v0, __m512 v1)
+{
     const __m512i blocks = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
-    return _mm512_permutex2var_ps(v0, blocks, v1);
+    if (nv == 1)
+        return _mm512_permutexvar_ps(blocks, quad_block_sums(v0));
+    return _mm512_permutex2var_ps(quad_block_sums(v0), blocks, quad_block_sums(v1));
 }
 
 GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
@@ -244,7 +255,7 @@ GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
     GN_INFER_UNROLL
     for (int i = 0; i < mr; i++) {
         acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps(); /* nv 1: unused, folds away */
     }
     const float *a[GN_TILE_ROWS];
     GN_INFER_UNROLL
@@ -269,30 +280,15 @@ GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
     gn_vf bias = gn_vload(t->bias);
     GN_INFER_UNROLL
     for (int i = 0; i < mr; i++)
-        finish(gn_vadd(quad_sums(acc[i][0], nv > 1 ? acc[i][1] : acc[i][0]), bias), t->nr,
+        finish(gn_vadd(quad_sums(nv, acc[i][0], acc[i][1]), bias), t->nr,
                t->act, t->raw ? t->raw[i] : NULL, t->residual ? t->residual[i] : NULL,
                t->act_after, t->y[i]);
 }
 
-#define GN_QUAD_CASE(M, NV, LIMIT)                                                             \
-    case M:                                                                                    \
-        if (M <= (LIMIT))                                                                      \
-            gemm_quad_body(M, NV, t);                                                          \
-        break;
 #define GN_QUAD_TILE_FN(NV, LIMIT)                                                             \
     static void gemm_tile_quad_nv##NV(const gn_tile *t)                                        \
     {                                                                                          \
-        switch (t->mr) {                                                                       \
-            GN_QUAD_CASE(1, NV, LIMIT) GN_QUAD_CASE(2, NV, LIMIT) GN_QUAD_CASE(3, NV, LIMIT)   \
-            GN_QUAD_CASE(4, NV, LIMIT) GN_QUAD_CASE(5, NV, LIMIT) GN_QUAD_CASE(6, NV, LIMIT)   \
-            GN_QUAD_CASE(7, NV, LIMIT) GN_QUAD_CASE(8, NV, LIMIT) GN_QUAD_CASE(9, NV, LIMIT)   \
-            GN_QUAD_CASE(10, NV, LIMIT) GN_QUAD_CASE(11, NV, LIMIT)                            \
-            GN_QUAD_CASE(12, NV, LIMIT) GN_QUAD_CASE(13, NV, LIMIT)                            \
-            GN_QUAD_CASE(14, NV, LIMIT) GN_QUAD_CASE(15, NV, LIMIT)                            \
-            GN_QUAD_CASE(16, NV, LIMIT)                                                        \
-        default:                                                                               \
-            break;                                                                             \
-        }                                                                                      \
+        GN_ROWS_SWITCH(gemm_quad_body, NV, LIMIT)                                              \
     }
 GN_QUAD_TILE_FN(1, GN_INFER_MR_QUAD1)
 GN_QUAD_TILE_FN(2, GN_INFER_MR_QUAD2)
