@@ -109,6 +109,36 @@ static void free_tensors(tensors *t)
         free(all[i]);
 }
 
+/* plane_sums from gn_conv2d_forward against the plane kernel run on the output afterwards
+ * (bitwise: the batch norm relies on getting the same statistics either way) and against a
+ * plain double sum. */
+static int plane_sums_match(gn_isa isa, const gn_conv_geom *g, int n, const float *y,
+                            const double *sums, const char *what)
+{
+    const gn_plane_kernels *pk = gn_plane_kernels_for(isa);
+    size_t ohw = (size_t)g->out_h * g->out_w;
+    for (int i = 0; i < n * g->out_c; i++) {
+        const float *plane = y + (size_t)i * ohw;
+        double s = 0.0, q = 0.0, ps = 0.0, pq = 0.0;
+        pk->sums(plane, plane, ohw, &ps, &pq);
+        for (size_t j = 0; j < ohw; j++) {
+            s += plane[j];
+            q += (double)plane[j] * plane[j];
+        }
+        if (sums[2 * i] != ps || sums[2 * i + 1] != pq ||
+            fabs(sums[2 * i] - s) > 1e-5 * (fabs(s) + (double)ohw) ||
+            fabs(sums[2 * i + 1] - q) > 1e-5 * (q + 1.0)) {
+            fprintf(stderr,
+                    "%s plane sums, isa %s, plane %d of %dx%d: %.9g %.9g, plane kernel %.9g "
+                    "%.9g, double %.9g %.9g\n",
+                    what, gn_isa_name(isa), i, g->out_h, g->out_w, sums[2 * i], sums[2 * i + 1],
+                    ps, pq, s, q);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Returns 0 when all three operations match on this ISA. */
 static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t)
 {
@@ -120,19 +150,37 @@ static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t)
     float *y = malloc((t->ny ? t->ny : 1) * sizeof(float));
     for (size_t i = 0; i < t->ny; i++)
         y[i] = NAN;
-    gn_conv2d_forward(isa, g, n, t->x, t->w, t->bias, y, ws);
+    double *sums = malloc(((size_t)n * g->out_c * 2 + 1) * sizeof(double));
+    gn_conv2d_forward(isa, g, n, t->x, t->w, t->bias, y, ws, NULL);
     ok &= close_enough(y, t->y_ref, t->ny, cin_g * kk, "forward", isa, g, n);
+    gn_conv2d_forward(isa, g, n, t->x, t->w, t->bias, y, ws, sums);
+    ok &= close_enough(y, t->y_ref, t->ny, cin_g * kk, "forward (sums)", isa, g, n);
+    ok &= plane_sums_match(isa, g, n, y, sums, "forward");
     /* without bias: the reference output minus the bias, recomputed */
     float *y_nb = malloc((t->ny ? t->ny : 1) * sizeof(float));
     gn_conv2d_forward_ref(g, n, t->x, t->w, NULL, y_nb);
-    gn_conv2d_forward(isa, g, n, t->x, t->w, NULL, y, ws);
+    gn_conv2d_forward(isa, g, n, t->x, t->w, NULL, y, ws, sums);
     ok &= close_enough(y, y_nb, t->ny, cin_g * kk, "forward (no bias)", isa, g, n);
+    ok &= plane_sums_match(isa, g, n, y, sums, "forward (no bias)");
+    free(sums);
     free(y_nb);
     free(y);
 
     float *dx = copy_floats(t->dx0, t->nx);
-    gn_conv2d_backward_data(isa, g, n, t->dy, t->w, dx, ws);
+    gn_conv2d_backward_data(isa, g, n, t->dy, t->w, dx, ws, 0);
     ok &= close_enough(dx, t->dx_ref, t->nx, cout_g * kk, "backward data", isa, g, n);
+    /* fresh: over garbage, the bits of accumulating into zeros */
+    float *dx_zero = calloc(t->nx ? t->nx : 1, sizeof(float));
+    gn_conv2d_backward_data(isa, g, n, t->dy, t->w, dx_zero, ws, 0);
+    for (size_t i = 0; i < t->nx; i++)
+        dx[i] = NAN;
+    gn_conv2d_backward_data(isa, g, n, t->dy, t->w, dx, ws, 1);
+    if (t->nx && memcmp(dx, dx_zero, t->nx * sizeof(float)) != 0) {
+        fprintf(stderr, "backward data (fresh) differs from accumulating into zeros, isa %s\n",
+                gn_isa_name(isa));
+        ok = 0;
+    }
+    free(dx_zero);
     free(dx);
 
     float *dw = copy_floats(t->dw0, t->nw), *db = copy_floats(t->db0, (size_t)g->out_c);

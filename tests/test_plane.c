@@ -125,8 +125,17 @@ static void check_count(const gn_plane_kernels *k, const char *isa, size_t n, gn
     memcpy(want, y, sizeof(y));
     memcpy(got, y, sizeof(y));
     ref_bn_dx(x + off, g + off, want + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f);
-    k->bn_dx(x + off, g + off, got + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f);
+    k->bn_dx(x + off, g + off, got + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f, 0);
     CHECK_MSG(same_bits(want, got, MAXN + 8), "%s bn_dx n=%zu", isa, n);
+    /* fresh: what accumulating into zeros gives, over garbage, and nothing outside */
+    for (size_t i = 0; i < MAXN + 8; i++)
+        want[i] = got[i] = SENTINEL;
+    memset(want + off, 0, n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        got[off + i] = NAN;
+    ref_bn_dx(x + off, g + off, want + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f);
+    k->bn_dx(x + off, g + off, got + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f, 1);
+    CHECK_MSG(same_bits(want, got, MAXN + 8), "%s bn_dx fresh n=%zu", isa, n);
 }
 
 int main(void)

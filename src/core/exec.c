@@ -25,9 +25,10 @@ static int last_use(const gn_model *m, int v)
     return last;
 }
 
-/* BN -> ReLU, where the ReLU is the BN output's only reader: the BN computes max(0, .) in place
- * and, in backward, masks the incoming gradient itself. That saves the ReLU's two passes over
- * memory, its activation and its gradient buffer. */
+/* BN -> ReLU and add -> ReLU (a residual block's end), where the ReLU is the BN's or add's
+ * only reader: that layer computes max(0, .) in place and, in backward, masks the incoming
+ * gradient itself. That saves the ReLU's two passes over memory, its activation and its
+ * gradient buffer. */
 static void find_fusions(gn_exec *exec)
 {
     const gn_model *m = exec->model;
@@ -38,7 +39,8 @@ static void find_fusions(gn_exec *exec)
         if (relu->op != GN_OP_RELU)
             continue;
         int v = relu->inputs[0], p = m->values[v].producer, readers = 0;
-        if (p < 0 || m->nodes[p].op != GN_OP_BATCHNORM || v == m->output)
+        if (p < 0 || (m->nodes[p].op != GN_OP_BATCHNORM && m->nodes[p].op != GN_OP_ADD) ||
+            v == m->output)
             continue;
         for (int i = p + 1; i < m->num_nodes; i++)
             for (int k = 0; k < m->nodes[i].num_inputs; k++)
@@ -49,6 +51,43 @@ static void find_fusions(gn_exec *exec)
             exec->fused_relu[j] = p;
         }
     }
+}
+
+/* Training: a conv whose output only a BN reads hands that BN its output planes' sums
+ * (gn_layer_io.plane_sums), computed while the planes are still in cache; the BN then skips its
+ * own statistics pass over the batch. */
+static gn_status find_plane_sums(gn_exec *exec)
+{
+    gn_model *m = exec->model;
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int j = 0; j < m->num_nodes; j++) {
+            const gn_node *bn = &m->nodes[j];
+            int v = bn->inputs[0], p = m->values[v].producer, readers = 0;
+            if (bn->op != GN_OP_BATCHNORM || p < 0 || m->nodes[p].op != GN_OP_CONV2D ||
+                v == m->output)
+                continue;
+            for (int i = p + 1; i < m->num_nodes; i++)
+                for (int k = 0; k < m->nodes[i].num_inputs; k++)
+                    readers += m->nodes[i].inputs[k] == v;
+            if (readers != 1)
+                continue;
+            size_t count = (size_t)exec->n * (size_t)exec->shapes[v].c * 2;
+            if (pass == 1)
+                exec->plane_sums[p] = exec->plane_sums[j] = exec->plane_sums_block + total;
+            total += count;
+        }
+        if (pass == 0 && total > 0) {
+            exec->plane_sums_block =
+                gn_alloc_named(m->ctx, total * sizeof(double), "batch-norm plane sums");
+            if (!exec->plane_sums_block)
+                return GN_ERR_NOMEM;
+            total = 0;
+        } else if (pass == 0) {
+            break;
+        }
+    }
+    return GN_OK;
 }
 
 /* Node i is a ReLU that its BN computes. */
@@ -111,11 +150,11 @@ static gn_status plan_arena(gn_exec *exec)
         }
         if (i < values) {
             int v = i + 1, p = m->values[v].producer;
-            r->size = is_fused_relu(exec, p) ? 0 : value_bytes(exec, v); /* shares its BN's */
+            r->size = is_fused_relu(exec, p) ? 0 : value_bytes(exec, v); /* its producer's */
         } else if (i < 2 * values) {
             int v = i - values + 1, p = m->values[v].producer;
-            int bn_out = exec->fused_relu[p] >= 0 && m->nodes[p].op == GN_OP_BATCHNORM;
-            r->size = bn_out ? 0 : value_bytes(exec, v); /* the BN reads its ReLU's */
+            int fused_out = exec->fused_relu[p] >= 0 && m->nodes[p].op != GN_OP_RELU;
+            r->size = fused_out ? 0 : value_bytes(exec, v); /* the BN / add reads its ReLU's */
         } else {
             r->size = saved_bytes(exec, i - 2 * values);
         }
@@ -131,8 +170,8 @@ static gn_status plan_arena(gn_exec *exec)
         } else {
             int v = i + 1, p = m->values[v].producer, j = exec->fused_relu[p];
             r->first = p;
-            /* a BN output lives as long as the ReLU output computed in its place */
-            r->last = j >= 0 && m->nodes[p].op == GN_OP_BATCHNORM
+            /* a BN / add output lives as long as the ReLU output computed in its place */
+            r->last = j >= 0 && m->nodes[p].op != GN_OP_RELU
                           ? exec->last_use[m->nodes[j].output]
                           : exec->last_use[v];
         }
@@ -188,6 +227,7 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
     if (training) {
         exec->grad = gn_alloc_zero(ctx, values * sizeof(float *));
         exec->saved = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(float *) + 1);
+        exec->plane_sums = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(double *) + 1);
     }
     exec->last_use = gn_alloc(ctx, values * sizeof(int));
     exec->fused_relu = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
@@ -196,7 +236,7 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
     if (exec->last_use && exec->fused_relu)
         find_fusions(exec);
     int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu &&
-             (!training || (exec->grad && exec->saved));
+             (!training || (exec->grad && exec->saved && exec->plane_sums));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, exec->shapes);
@@ -206,6 +246,8 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         if (!gn_mul_size((size_t)n, gn_shape_numel(exec->shapes[v]) * sizeof(float), &bytes))
             st = gn_fail(ctx, GN_ERR_NOMEM, "batch %d of %dx%d inputs is too large", n, h, w);
     }
+    if (st == GN_OK && training)
+        st = find_plane_sums(exec);
     if (st == GN_OK)
         st = plan_arena(exec);
     if (st != GN_OK) {
@@ -226,6 +268,8 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->act);
     gn_free(ctx, exec->grad);
     gn_free(ctx, exec->saved);
+    gn_free(ctx, exec->plane_sums);
+    gn_free(ctx, exec->plane_sums_block);
     gn_free(ctx, exec->shapes);
     gn_free(ctx, exec->last_use);
     gn_free(ctx, exec->fused_relu);
@@ -252,11 +296,12 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
         io->bn = &node->attr.bn;
     io->training = exec->training;
     io->rng = &exec->rng;
-    int relu = node->op == GN_OP_BATCHNORM ? exec->fused_relu[index] : -1;
+    int relu = node->op != GN_OP_RELU ? exec->fused_relu[index] : -1; /* BN or add */
     io->fused_relu = relu >= 0;
     io->scratch = exec->scratch;
     io->scratch_stride = exec->scratch_stride;
     if (exec->training) {
+        io->plane_sums = exec->plane_sums[index];
         io->saved = exec->saved[index];
         io->dy = exec->grad[relu >= 0 ? m->nodes[relu].output : node->output];
         for (int k = 0; k < node->num_inputs; k++)
@@ -315,19 +360,25 @@ gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
     for (int i = m->num_nodes - 1; i >= 0; i--) {
         const gn_node *node = &m->nodes[i];
         if (is_fused_relu(exec, i))
-            continue; /* its BN masks the gradient */
+            continue; /* its BN or add masks the gradient */
         /* Layers accumulate into input gradients; the first to run (the input's last
-         * consumer) finds the buffer holding whatever value shared it before, so clear it.
-         * A value nobody reads gets a zero gradient just before its producer's backward. */
+         * consumer) finds the buffer holding whatever value shared it before. Kinds with
+         * fresh_dx then store 0.0f + their gradient (the bits of adding into zeros); for the
+         * others the buffer is cleared first. A value nobody reads gets a zero gradient just
+         * before its producer's backward. */
         if (exec->last_use[node->output] == i)
             zero_gradient(exec, node->output);
-        for (int k = 0; k < node->num_inputs; k++) {
-            int v = node->inputs[k];
-            if (v > 0 && exec->last_use[v] == i && (k == 0 || node->inputs[0] != v))
-                zero_gradient(exec, v);
-        }
         gn_layer_io io;
         fill_io(exec, i, &io);
+        for (int k = 0; k < node->num_inputs; k++) {
+            int v = node->inputs[k];
+            if (v > 0 && exec->last_use[v] == i && (k == 0 || node->inputs[0] != v)) {
+                if (gn_layer_kind_of(node->op)->fresh_dx)
+                    io.dx_fresh[k] = 1; /* the layer overwrites it */
+                else
+                    zero_gradient(exec, v);
+            }
+        }
         gn_layer_kind_of(node->op)->backward(&io);
     }
     return GN_OK;

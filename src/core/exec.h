@@ -18,6 +18,9 @@ struct gn_exec {
     float **act;          /* per value; act[0] is the caller's input         */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */
+    double **plane_sums;  /* per node, training only: a conv whose only reader is a BN, and
+                             that BN, share n x channels x 2 doubles (gn_layer_io) or NULL */
+    double *plane_sums_block; /* all of them                                 */
     char *scratch;        /* threads x scratch_stride bytes, shared by all layers */
     size_t scratch_stride;
     void *arena;

@@ -57,10 +57,16 @@ static void relu_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
     const float *restrict x = io->x[0], *restrict dy = io->dy;
     float *restrict dx = io->dx[0];
     /* a multiply by a 0/1 mask, written so that gcc vectorises it */
-    for (int64_t i = begin; i < end; i++) {
-        float mask = x[i] > 0.0f ? 1.0f : 0.0f;
-        dx[i] += dy[i] * mask;
-    }
+    if (io->dx_fresh[0])
+        for (int64_t i = begin; i < end; i++) {
+            float mask = x[i] > 0.0f ? 1.0f : 0.0f;
+            dx[i] = 0.0f + dy[i] * mask;
+        }
+    else
+        for (int64_t i = begin; i < end; i++) {
+            float mask = x[i] > 0.0f ? 1.0f : 0.0f;
+            dx[i] += dy[i] * mask;
+        }
 }
 
 static void relu_backward(gn_layer_io *io)
@@ -92,6 +98,7 @@ const gn_layer_kind gn_layer_relu = {
     .shape = same_shape,
     .forward = relu_forward,
     .backward = relu_backward,
+    .fresh_dx = 1,
 };
 
 const gn_layer_kind gn_layer_hard_sigmoid = {

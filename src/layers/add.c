@@ -1,4 +1,5 @@
-/* add: y = a + b (same shapes; the bottleneck's residual). */
+/* add: y = a + b (same shapes; the bottleneck's residual), or max(0, a + b) with a fused ReLU
+ * (a ResNet block's end; src/core/exec.c). */
 #include "layers/layer.h"
 
 #include <stdio.h>
@@ -20,8 +21,14 @@ static void add_forward_range(gn_layer_io *io, int64_t begin, int64_t end)
 {
     const float *restrict a = io->x[0], *restrict b = io->x[1];
     float *restrict y = io->y;
-    for (int64_t i = begin; i < end; i++)
-        y[i] = a[i] + b[i];
+    if (io->fused_relu)
+        for (int64_t i = begin; i < end; i++) {
+            float s = a[i] + b[i];
+            y[i] = s > 0.0f ? s : 0.0f;
+        }
+    else
+        for (int64_t i = begin; i < end; i++)
+            y[i] = a[i] + b[i];
 }
 
 static void add_forward(gn_layer_io *io)
@@ -31,12 +38,32 @@ static void add_forward(gn_layer_io *io)
 
 static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
 {
-    const float *restrict dy = io->dy;
+    const float *restrict dy = io->dy, *restrict y = io->y;
+    /* k in order: an add of a value to itself has one fresh buffer, written first */
     for (int k = 0; k < 2; k++) {
         float *restrict dx = io->dx[k];
-        if (dx)
+        if (!dx)
+            continue;
+        if (io->fused_relu) {
+            /* the ReLU's gradient as its own backward would have stored it (0.0f + masked dy),
+             * then added; y > 0 exactly where the sum was */
+            if (io->dx_fresh[k])
+                for (int64_t i = begin; i < end; i++) {
+                    float mask = y[i] > 0.0f ? 1.0f : 0.0f;
+                    dx[i] = 0.0f + (0.0f + dy[i] * mask);
+                }
+            else
+                for (int64_t i = begin; i < end; i++) {
+                    float mask = y[i] > 0.0f ? 1.0f : 0.0f;
+                    dx[i] += 0.0f + dy[i] * mask;
+                }
+        } else if (io->dx_fresh[k]) {
+            for (int64_t i = begin; i < end; i++)
+                dx[i] = 0.0f + dy[i];
+        } else {
             for (int64_t i = begin; i < end; i++)
                 dx[i] += dy[i];
+        }
     }
 }
 
@@ -50,4 +77,5 @@ const gn_layer_kind gn_layer_add = {
     .shape = add_shape,
     .forward = add_forward,
     .backward = add_backward,
+    .fresh_dx = 1,
 };

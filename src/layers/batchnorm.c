@@ -30,15 +30,26 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
 }
 
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
- * exact enough for activations of any sensible scale). */
+ * exact enough for activations of any sensible scale). The per-plane sums come from the conv
+ * that wrote x when it computed them (io->plane_sums), else from a pass over x here; both add
+ * the same per-plane totals in image order, so the bits are the same. */
 static void channel_moments(const gn_layer_io *io, const gn_plane_kernels *pk, int c,
                             double *mean, double *var)
 {
     size_t plane = (size_t)io->out.h * io->out.w;
     double sum = 0.0, sq = 0.0;
     for (int b = 0; b < io->n; b++) {
+        if (io->plane_sums) {
+            const double *at = io->plane_sums + ((size_t)b * io->out.c + c) * 2;
+            sum += at[0];
+            sq += at[1];
+            continue;
+        }
         const float *x = io->x[0] + ((size_t)b * io->out.c + c) * plane;
-        pk->sums(x, x, plane, &sum, &sq);
+        double s = 0.0, q = 0.0;
+        pk->sums(x, x, plane, &s, &q);
+        sum += s;
+        sq += q;
     }
     double count = (double)plane * io->n;
     *mean = sum / count;
@@ -124,7 +135,7 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
             pk->bn_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd, k,
-                      mean_dy, mean_dy_xhat);
+                      mean_dy, mean_dy_xhat, io->dx_fresh[0]);
         }
     }
 }
@@ -140,4 +151,5 @@ const gn_layer_kind gn_layer_batchnorm = {
     .saved_floats = batchnorm_saved,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
+    .fresh_dx = 1,
 };

@@ -81,13 +81,15 @@ static void conv_slice(void *arg, int64_t begin, int64_t end)
         const float *x = io->x[0] + (size_t)first * in_image;
         if (!job->backward) {
             gn_conv2d_forward(isa, g, last - first, x, io->params[0]->data, bias,
-                              io->y + (size_t)first * out_image, ws);
+                              io->y + (size_t)first * out_image, ws,
+                              io->plane_sums ? io->plane_sums + (size_t)first * g->out_c * 2
+                                             : NULL);
             continue;
         }
         const float *dy = io->dy + (size_t)first * out_image;
         if (io->dx[0])
             gn_conv2d_backward_data(isa, g, last - first, dy, io->params[0]->data,
-                                    io->dx[0] + (size_t)first * in_image, ws);
+                                    io->dx[0] + (size_t)first * in_image, ws, io->dx_fresh[0]);
         /* thread 0 accumulates straight into the gradients; the others into private sums */
         float *dw = io->params[0]->grad, *db = bias ? io->params[1]->grad : NULL;
         if (t > 0) {
@@ -141,4 +143,5 @@ const gn_layer_kind gn_layer_conv2d = {
     .scratch_bytes = conv2d_scratch,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .fresh_dx = 1,
 };

@@ -16,11 +16,19 @@ typedef struct gn_layer_io {
     float *y;               /* output (n x out)                                           */
     gn_param *params[GN_NODE_MAX_PARAMS];
     gn_bn_attr *bn;         /* mutable BN state (num_batches_tracked), batchnorm only      */
-    int fused_relu;         /* batchnorm only: y = max(0, BN(x)); dy arrives for that y    */
+    int fused_relu;         /* batchnorm and add: y = max(0, BN(x)) or max(0, a + b); dy
+                               arrives for that y                                         */
     int training;           /* BN uses batch statistics, dropout drops                    */
+    /* training forward, a conv whose only reader is a BN, and that BN: per image and output
+     * channel, the sum and sum of squares of the plane ([(b * c + ch) * 2]), written by the
+     * conv while its output is in cache, read by the BN instead of a pass of its own        */
+    double *plane_sums;
     /* backward only */
     const float *dy;        /* gradient of the loss w.r.t. y                              */
     float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */
+    int dx_fresh[2];        /* kinds with fresh_dx: dx[k] holds garbage (this backward is its
+                               first writer) and gets 0.0f + the gradient, the bits a zeroed
+                               buffer would give, without a pass that zeroes it            */
     float *saved;           /* per-node scratch written by forward for backward           */
     char *scratch;          /* per-thread scratch: thread t owns scratch + t * scratch_stride,
                                scratch_stride >= the kind's scratch_bytes; not kept          */
@@ -42,6 +50,7 @@ typedef struct gn_layer_kind {
                             const gn_shape *out);
     void (*forward)(gn_layer_io *io);
     void (*backward)(gn_layer_io *io);
+    int fresh_dx; /* backward honours gn_layer_io.dx_fresh (else dx arrives zeroed)          */
 } gn_layer_kind;
 
 extern const gn_layer_kind gn_layer_conv2d;

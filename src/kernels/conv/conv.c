@@ -161,21 +161,39 @@ static void forward_gemm(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n
     }
 }
 
+/* The plane sums of n output images, from memory (paths that finish all images at once). */
+static void sum_planes(const gn_plane_kernels *pk, const gn_conv_geom *g, int n, const float *y,
+                       double *plane_sums)
+{
+    size_t ohw = (size_t)g->out_h * g->out_w;
+    for (ptrdiff_t i = 0; i < (ptrdiff_t)n * g->out_c; i++) {
+        const float *plane = y + i * (ptrdiff_t)ohw;
+        plane_sums[2 * i] = plane_sums[2 * i + 1] = 0.0;
+        pk->sums(plane, plane, ohw, &plane_sums[2 * i], &plane_sums[2 * i + 1]);
+    }
+}
+
 void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x, const float *w,
-                       const float *bias, float *y, void *ws)
+                       const float *bias, float *y, void *ws, double *plane_sums)
 {
     if (n <= 0)
         return;
+    const gn_plane_kernels *pk = gn_plane_kernels_for(isa);
     if (is_depthwise(g)) {
         gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws);
-        return;
+    } else if (gn_direct_applies(g) && !bias) {
+        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, pk, plane_sums);
+        return; /* its sums are done */
+    } else {
+        if (gn_direct_applies(g))
+            gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, NULL, NULL);
+        else
+            forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
+        if (bias)
+            add_bias(g, n, bias, y);
     }
-    if (gn_direct_applies(g))
-        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
-    else
-        forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
-    if (bias)
-        add_bias(g, n, bias, y);
+    if (plane_sums)
+        sum_planes(pk, g, n, y, plane_sums);
 }
 
 /* ---- backward data ---- */
@@ -228,14 +246,18 @@ static void backward_data_col2im(const gn_gemm_kernels *kr, const gn_conv_geom *
 }
 
 void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const float *dy,
-                             const float *w, float *dx, void *ws)
+                             const float *w, float *dx, void *ws, int fresh)
 {
     if (n <= 0)
         return;
+    if (!is_depthwise(g) && gn_direct_applies(g)) { /* stores instead of adding when fresh */
+        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws, fresh);
+        return;
+    }
+    if (fresh)
+        memset(dx, 0, (size_t)n * g->in_c * g->in_h * g->in_w * sizeof(float));
     if (is_depthwise(g))
         gn_dw_backward_data(dw_kernels_for(isa), g, n, dy, w, dx, ws);
-    else if (gn_direct_applies(g))
-        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws);
     else if (backward_data_is_conv(g))
         backward_data_conv(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws);
     else

@@ -41,13 +41,18 @@
 
 size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g);
 
-/* y = conv(x, w) (+ bias): y is overwritten (its old contents are never read); bias may be NULL. */
+/* y = conv(x, w) (+ bias): y is overwritten (its old contents are never read); bias may be NULL.
+ * plane_sums (NULL: none) receives, for image b and output channel c, at [(b * out_c + c) * 2],
+ * the sum and the sum of squares of that output plane as gn_plane_kernels_for(isa)->sums
+ * computes them (the batch norm's statistics; src/layers/batchnorm.c). The direct path takes
+ * them from each image's planes right after writing them, while they are still in cache. */
 void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x, const float *w,
-                       const float *bias, float *y, void *ws);
+                       const float *bias, float *y, void *ws, double *plane_sums);
 
-/* dx += the gradient w.r.t. the input (accumulates, like gn_conv2d_backward_data_ref). */
+/* dx += the gradient w.r.t. the input (accumulates, like gn_conv2d_backward_data_ref). fresh:
+ * dx holds garbage and gets 0.0f + the gradient, the bits a zeroed dx would end with. */
 void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const float *dy,
-                             const float *w, float *dx, void *ws);
+                             const float *w, float *dx, void *ws, int fresh);
 
 /* dw += gradient w.r.t. the weight, dbias += per-channel sums of dy (both accumulate, over the
  * n images of the slice); dbias may be NULL. */

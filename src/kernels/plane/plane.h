@@ -22,9 +22,10 @@ typedef struct gn_plane_kernels {
     void (*affine)(const float *x, float *y, size_t count, float scale, float shift,
                    float floor);
     /* dx[i] += k * ((g[i] - mean_g) - ((x[i] - mean) * invstd) * mean_gxhat): the batch-norm
-     * input gradient. */
+     * input gradient. fresh: dx holds garbage, and dx[i] = 0.0f + that product is stored (the
+     * bits of accumulating into a zeroed buffer, without the pass that zeroes it). */
     void (*bn_dx)(const float *x, const float *g, float *dx, size_t count, float mean,
-                  float invstd, float k, float mean_g, float mean_gxhat);
+                  float invstd, float k, float mean_g, float mean_gxhat, int fresh);
 } gn_plane_kernels;
 
 /* The kernels for isa (the portable ones when this build has none for it). */

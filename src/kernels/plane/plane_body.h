@@ -88,19 +88,25 @@ GN_INLINE gn_vf bn_dx_lanes(gn_vf x, gn_vf g, gn_vf dx, gn_vf mean, gn_vf invstd
 }
 
 static void plane_bn_dx(const float *x, const float *g, float *dx, size_t count, float mean,
-                        float invstd, float k, float mean_g, float mean_gxhat)
+                        float invstd, float k, float mean_g, float mean_gxhat, int fresh)
 {
     gn_vf vm = gn_vset1(mean), vi = gn_vset1(invstd), vk = gn_vset1(k);
-    gn_vf vg = gn_vset1(mean_g), vx = gn_vset1(mean_gxhat);
+    gn_vf vg = gn_vset1(mean_g), vx = gn_vset1(mean_gxhat), zero = gn_vzero();
     size_t i = 0;
-    for (; i + GN_VL <= count; i += GN_VL)
-        gn_vstore(dx + i, bn_dx_lanes(gn_vload(x + i), gn_vload(g + i), gn_vload(dx + i), vm,
-                                      vi, vk, vg, vx));
+    if (fresh)
+        for (; i + GN_VL <= count; i += GN_VL)
+            gn_vstore(dx + i, bn_dx_lanes(gn_vload(x + i), gn_vload(g + i), zero, vm, vi, vk,
+                                          vg, vx));
+    else
+        for (; i + GN_VL <= count; i += GN_VL)
+            gn_vstore(dx + i, bn_dx_lanes(gn_vload(x + i), gn_vload(g + i), gn_vload(dx + i),
+                                          vm, vi, vk, vg, vx));
     if (i < count) {
         gn_vmask m = gn_vmask_first((int)(count - i));
+        gn_vf old = fresh ? zero : gn_vload_m(dx + i, m);
         gn_vstore_m(dx + i, m,
-                    bn_dx_lanes(gn_vload_m(x + i, m), gn_vload_m(g + i, m),
-                                gn_vload_m(dx + i, m), vm, vi, vk, vg, vx));
+                    bn_dx_lanes(gn_vload_m(x + i, m), gn_vload_m(g + i, m), old, vm, vi, vk,
+                                vg, vx));
     }
 }
 
