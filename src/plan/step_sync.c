@@ -3,8 +3,24 @@
 
 #include "core/internal.h"
 
-/* Pauses before sleeping: tens of microseconds, several times a typical step. */
-#define GN_SPINS_BEFORE_SLEEP 65536
+#include <sched.h>
+#include <time.h>
+
+/* A waiting thread pauses for GN_STEP_PAUSE_NS (a few typical steps), then yields its core
+ * between polls until GN_STEP_POLL_NS, then sleeps. The yields matter when there are more
+ * threads than free cores (--threads above the core count, other processes): the thread being
+ * waited for may be the one descheduled from this very core. Spinning 65536 pauses before
+ * sleeping, as this did before, made Ghost-ResNet-56 take 135 ms instead of 1 ms with 3
+ * threads on 2 cores (every step waited out a whole spin while its last thread sat off-core). */
+#define GN_STEP_PAUSE_NS 10000
+#define GN_STEP_POLL_NS 1000000
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count)
 {
@@ -50,10 +66,25 @@ int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units)
 void gn_step_wait(gn_step_sync *s, int i, int64_t units)
 {
     atomic_llong *done = &s->steps[i].done;
-    for (int spins = 0; spins < GN_SPINS_BEFORE_SLEEP; spins++) {
+    int64_t calm = 0, deadline = 0;
+    int yielding = 0;
+    for (int spins = 0;; spins++) {
         if (atomic_load_explicit(done, memory_order_acquire) == units)
             return;
-        GN_CPU_RELAX();
+        if ((spins & 63) == 0) { /* the clock once per 64 polls */
+            int64_t t = now_ns();
+            if (deadline == 0) {
+                calm = t + GN_STEP_PAUSE_NS;
+                deadline = t + GN_STEP_POLL_NS;
+            } else if (t > deadline) {
+                break;
+            }
+            yielding = t > calm;
+        }
+        if (yielding)
+            sched_yield();
+        else
+            GN_CPU_RELAX();
     }
     pthread_mutex_lock(&s->lock);
     atomic_fetch_add(&s->sleepers, 1);

@@ -4,7 +4,8 @@
  * moves on to step i + 1 once step i is complete (steps only read what earlier steps wrote). The static bands keep data in each
  * core's cache; the price is that a thread the machine deschedules mid-run (fewer free cores
  * than threads) holds the others up at the next step. Waiting threads spin briefly (steps take
- * microseconds; a condition variable's wake-up costs as much), then sleep. */
+ * microseconds; a condition variable's wake-up costs as much), then yield their core between
+ * polls (the thread they wait for may need it), then sleep. */
 #ifndef GN_STEP_SYNC_H
 #define GN_STEP_SYNC_H
 
