@@ -1,10 +1,17 @@
 /* Option parsing shared by the subcommands. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 void cli_args_init(cli_args *a, const char *command, int argc, char **argv)
 {
@@ -63,6 +70,28 @@ int cli_lib_error(const char *command, gn_context *ctx, gn_status st)
     const char *message = ctx ? gn_context_error(ctx) : "";
     fprintf(stderr, "ghostnet %s: error: %s\n", command, *message ? message : gn_status_name(st));
     return CLI_ERROR;
+}
+
+int cli_available_cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 && online < 1 << 20 ? (int)online : 0;
+}
+
+void cli_warn_threads(const char *command, int threads)
+{
+    int cpus = cli_available_cpus();
+    if (cpus > 0 && threads > cpus)
+        fprintf(stderr,
+                "ghostnet %s: warning: --threads %d is more than the %d CPU%s this process may "
+                "use; every step waits for all threads, so expect it to run slower than with "
+                "--threads %d\n",
+                command, threads, cpus, cpus == 1 ? "" : "s", cpus);
 }
 
 int cli_parse_int(const char *command, const char *option, const char *text, long lo, long hi,

@@ -320,6 +320,7 @@ int cmd_bench(int argc, char **argv)
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     gn_context_options options = {.threads = o.threads, .isa = o.isa};
+    cli_warn_threads("bench", o.threads);
     gn_context *ctx = NULL;
     gn_status st = gn_context_create(&options, &ctx);
     if (st == GN_ERR_ARGUMENT && o.isa)

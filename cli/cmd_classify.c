@@ -427,6 +427,7 @@ int cmd_classify(int argc, char **argv)
     }
     run r = {.o = &o};
     gn_context_options copts = {.threads = o.threads};
+    cli_warn_threads("classify", o.threads);
     if (gn_context_create(&copts, &r.ctx) != GN_OK) {
         fprintf(stderr, "ghostnet classify: error: cannot create a context with %d threads\n",
                 o.threads);

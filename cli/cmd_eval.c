@@ -263,6 +263,7 @@ int cmd_eval(int argc, char **argv)
     if (!weights || !source)
         return cli_usage_error("eval", "--weights and --data are required");
     gn_context_options options = {.threads = threads};
+    cli_warn_threads("eval", threads);
     gn_context *ctx = NULL;
     gn_model *model = NULL;
     gn_dataset *data = NULL;

@@ -45,6 +45,7 @@ int cmd_forward(int argc, char **argv)
         return cli_usage_error("forward", "--weights, --input and --output are required");
 
     gn_context_options options = {.threads = threads};
+    cli_warn_threads("forward", threads);
     gn_context *ctx = NULL;
     gn_model *m = NULL;
     gn_npy x = {0};

@@ -658,6 +658,7 @@ int cmd_train(int argc, char **argv)
         if (!r.log[0])
             snprintf(r.log, sizeof(r.log), "%.1000s.csv", r.output);
     }
+    cli_warn_threads("train", options.threads);
     if (gn_context_create(&options, &ctx) != GN_OK) {
         fprintf(stderr, "ghostnet train: error: cannot create a context with %d threads\n",
                 options.threads);

@@ -214,6 +214,22 @@ class CliErrors(T.CliTestCase):
                 res = T.run_cli("forward", *args)
                 self.assertCleanFailure(res, mentions=mentions, output=out)
 
+    def test_threads_past_the_cpus(self):
+        # more threads than the CPUs this process may use: a warning, and still the right logits;
+        # as many threads as CPUs: no warning
+        cpus = len(os.sched_getaffinity(0))
+        for threads, warned in ((cpus + 1, True), (cpus, False)):
+            with self.subTest(threads=threads):
+                out = fresh("threads%d_out.npy" % threads)
+                res = T.run_cli("forward", "--weights", self.model_path, "--input",
+                                self.good_input, "--output", out, "--threads", str(threads))
+                self.assertSucceeded(res)
+                self.assertLessEqual(T.rel_err(np.load(out), self.t), TOL)
+                said = "warning: --threads %d is more than the %d CPU" % (threads, cpus)
+                self.assertEqual(said in res.stderr, warned, res.stderr)
+                print("--threads %d on %d CPUs: %s" % (threads, cpus, res.stderr.strip() or
+                                                       "no warning"), flush=True)
+
     def test_unwritable_output(self):
         out = os.path.join(TMP, "no_such_dir", "out.npy")
         res = T.run_cli("forward", "--weights", self.model_path, "--input", self.good_input,
