@@ -29,6 +29,24 @@ int gn_test_write_file(const char *path, const void *data, size_t size)
     return (fclose(fp) == 0 && written == size) ? 0 : -1;
 }
 
+void *gn_test_fault_alloc(void *user, size_t size, size_t alignment)
+{
+    gn_test_faults *f = user;
+    f->requests++;
+    if (f->remaining == 0)
+        return NULL;
+    if (f->remaining > 0)
+        f->remaining--;
+    void *ptr = NULL;
+    return posix_memalign(&ptr, alignment, size ? size : alignment) == 0 ? ptr : NULL;
+}
+
+void gn_test_fault_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
 int gn_test_finish(const char *name)
 {
     if (gn_test_checks == 0) {

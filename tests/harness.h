@@ -3,6 +3,7 @@
 #ifndef GN_TEST_HARNESS_H
 #define GN_TEST_HARNESS_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 extern int gn_test_failures;
@@ -32,6 +33,16 @@ extern int gn_test_checks;
 const char *gn_test_path(const char *name);
 /* Writes size bytes to path; returns 0 on success. */
 int gn_test_write_file(const char *path, const void *data, size_t size);
+/* An allocator (gn_allocator's alloc / free, user = a gn_test_faults) whose request number
+ * `remaining` fails: after that many successes, one NULL, then successes again only once the
+ * caller resets remaining (-1 = never fail). requests counts every call. */
+typedef struct gn_test_faults {
+    long remaining;
+    long requests;
+} gn_test_faults;
+void *gn_test_fault_alloc(void *user, size_t size, size_t alignment);
+void gn_test_fault_free(void *user, void *ptr);
+
 /* Summary line and exit code (0 when every check passed and at least one ran). */
 int gn_test_finish(const char *name);
 

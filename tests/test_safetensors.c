@@ -612,27 +612,6 @@ static void test_failed_write(gn_context *ctx)
  * GN_ERR_NOMEM (or succeed) and leak nothing; LeakSanitizer checks the latter at exit.
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct fault_allocator {
-    long remaining; /* allocations that succeed before one fails; -1 = never fail */
-} fault_allocator;
-
-static void *fault_alloc(void *user, size_t size, size_t alignment)
-{
-    fault_allocator *f = user;
-    if (f->remaining == 0)
-        return NULL;
-    if (f->remaining > 0)
-        f->remaining--;
-    void *ptr = NULL;
-    return posix_memalign(&ptr, alignment, size ? size : alignment) == 0 ? ptr : NULL;
-}
-
-static void fault_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 typedef gn_status (*fault_case)(gn_context *ctx, const char *path);
 
 static gn_status open_case(gn_context *ctx, const char *path)
@@ -682,8 +661,8 @@ static gn_status npy_case(gn_context *ctx, const char *path)
 
 static void run_fault_case(const char *name, fault_case run, const char *path)
 {
-    fault_allocator fault = {-1};
-    gn_allocator allocator = {fault_alloc, fault_free, &fault};
+    gn_test_faults fault = {-1, 0};
+    gn_allocator allocator = {gn_test_fault_alloc, gn_test_fault_free, &fault};
     gn_context_options options = {.threads = 1, .allocator = &allocator};
     gn_context *ctx = NULL;
     CHECK(gn_context_create(&options, &ctx) == GN_OK);
