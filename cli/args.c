@@ -72,7 +72,8 @@ int cli_lib_error(const char *command, gn_context *ctx, gn_status st)
     return CLI_ERROR;
 }
 
-int cli_available_cpus(void)
+/* 0 if unknown. */
+static int available_cpus(void)
 {
 #if defined(__linux__)
     cpu_set_t set;
@@ -85,7 +86,7 @@ int cli_available_cpus(void)
 
 void cli_warn_threads(const char *command, int threads)
 {
-    int cpus = cli_available_cpus();
+    int cpus = available_cpus();
     if (cpus > 0 && threads > cpus)
         fprintf(stderr,
                 "ghostnet %s: warning: --threads %d is more than the %d CPU%s this process may "

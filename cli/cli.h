@@ -35,11 +35,9 @@ int cli_parse_double(const char *command, const char *option, const char *text, 
 /* "224" or "160x192". */
 int cli_parse_size(const char *command, const char *option, const char *text, int *h, int *w);
 
-/* CPUs this process may run on (its affinity mask on Linux, else the online count; 0 if
- * unknown). */
-int cli_available_cpus(void);
-/* Warns on stderr when threads exceeds cli_available_cpus(): the threads then take turns on
- * the cores, and every step of a forward pass or layer of a training step waits for all. */
+/* Warns on stderr when threads exceeds the CPUs this process may run on (its affinity mask on
+ * Linux, else the online count): the threads then take turns on the cores, and every step of a
+ * forward pass or layer of a training step waits for all. */
 void cli_warn_threads(const char *command, int threads);
 
 /* Prints "ghostnet COMMAND: error: ..." to stderr; returns CLI_USAGE. */

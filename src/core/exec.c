@@ -25,6 +25,16 @@ static int last_use(const gn_model *m, int v)
     return last;
 }
 
+/* How many inputs of nodes after producer p are value v (a node reading v twice counts 2). */
+static int readers_of(const gn_model *m, int v, int p)
+{
+    int readers = 0;
+    for (int i = p + 1; i < m->num_nodes; i++)
+        for (int k = 0; k < m->nodes[i].num_inputs; k++)
+            readers += m->nodes[i].inputs[k] == v;
+    return readers;
+}
+
 /* BN -> ReLU and add -> ReLU (a residual block's end), where the ReLU is the BN's or add's
  * only reader: that layer computes max(0, .) in place and, in backward, masks the incoming
  * gradient itself. That saves the ReLU's two passes over memory, its activation and its
@@ -38,15 +48,12 @@ static void find_fusions(gn_exec *exec)
         const gn_node *relu = &m->nodes[j];
         if (relu->op != GN_OP_RELU)
             continue;
-        int v = relu->inputs[0], p = m->values[v].producer, readers = 0;
+        int v = relu->inputs[0], p = m->values[v].producer;
         if (p < 0 || (m->nodes[p].op != GN_OP_BATCHNORM && m->nodes[p].op != GN_OP_ADD) ||
             v == m->output)
             continue;
-        for (int i = p + 1; i < m->num_nodes; i++)
-            for (int k = 0; k < m->nodes[i].num_inputs; k++)
-                readers += m->nodes[i].inputs[k] == v;
         int out = relu->output;
-        if (readers == 1 && (exec->last_use[out] > j || out == m->output)) {
+        if (readers_of(m, v, p) == 1 && (exec->last_use[out] > j || out == m->output)) {
             exec->fused_relu[p] = j;
             exec->fused_relu[j] = p;
         }
@@ -55,37 +62,39 @@ static void find_fusions(gn_exec *exec)
 
 /* Training: a conv whose output only a BN reads hands that BN its output planes' sums
  * (gn_layer_io.plane_sums), computed while the planes are still in cache; the BN then skips its
- * own statistics pass over the batch. */
+ * own statistics pass over the batch. The conv feeding BN node j that way, or -1. */
+static int conv_feeding(const gn_model *m, int j)
+{
+    const gn_node *bn = &m->nodes[j];
+    if (bn->op != GN_OP_BATCHNORM)
+        return -1;
+    int v = bn->inputs[0], p = m->values[v].producer;
+    if (p < 0 || m->nodes[p].op != GN_OP_CONV2D || v == m->output || readers_of(m, v, p) != 1)
+        return -1;
+    return p;
+}
+
+/* n x channels x 2 doubles per such pair, in one block. */
 static gn_status find_plane_sums(gn_exec *exec)
 {
     gn_model *m = exec->model;
     size_t total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int j = 0; j < m->num_nodes; j++) {
-            const gn_node *bn = &m->nodes[j];
-            int v = bn->inputs[0], p = m->values[v].producer, readers = 0;
-            if (bn->op != GN_OP_BATCHNORM || p < 0 || m->nodes[p].op != GN_OP_CONV2D ||
-                v == m->output)
-                continue;
-            for (int i = p + 1; i < m->num_nodes; i++)
-                for (int k = 0; k < m->nodes[i].num_inputs; k++)
-                    readers += m->nodes[i].inputs[k] == v;
-            if (readers != 1)
-                continue;
-            size_t count = (size_t)exec->n * (size_t)exec->shapes[v].c * 2;
-            if (pass == 1)
-                exec->plane_sums[p] = exec->plane_sums[j] = exec->plane_sums_block + total;
-            total += count;
-        }
-        if (pass == 0 && total > 0) {
-            exec->plane_sums_block =
-                gn_alloc_named(m->ctx, total * sizeof(double), "batch-norm plane sums");
-            if (!exec->plane_sums_block)
-                return GN_ERR_NOMEM;
-            total = 0;
-        } else if (pass == 0) {
-            break;
-        }
+    for (int j = 0; j < m->num_nodes; j++)
+        if (conv_feeding(m, j) >= 0)
+            total += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+    if (total == 0)
+        return GN_OK;
+    exec->plane_sums_block =
+        gn_alloc_named(m->ctx, total * sizeof(double), "batch-norm plane sums");
+    if (!exec->plane_sums_block)
+        return GN_ERR_NOMEM;
+    double *at = exec->plane_sums_block;
+    for (int j = 0; j < m->num_nodes; j++) {
+        int p = conv_feeding(m, j);
+        if (p < 0)
+            continue;
+        exec->plane_sums[p] = exec->plane_sums[j] = at;
+        at += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
     }
     return GN_OK;
 }

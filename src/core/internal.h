@@ -60,6 +60,13 @@ void gn_parallel_for(gn_context *ctx, int64_t n, gn_range_fn fn, void *arg);
 #define GN_CPU_RELAX() ((void)0)
 #endif
 
+/* Polls done(arg) until it holds or give_up_ns pass, and returns whether it held: pausing
+ * between polls for the first pause_ns, then yielding the core (with more threads than free
+ * cores, the thread being waited for may need this very one). The clock is read once per 64
+ * polls. The thread pool and the plan's step waits use it before sleeping on a condition. */
+int gn_poll_until(int (*done)(const void *arg), const void *arg, int64_t pause_ns,
+                  int64_t give_up_ns);
+
 gn_status gn_thread_pool_create(gn_context *ctx, int threads, gn_thread_pool **out);
 void gn_thread_pool_destroy(gn_context *ctx, gn_thread_pool *pool);
 

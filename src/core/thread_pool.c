@@ -44,23 +44,19 @@ static int64_t now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Polls until pred(pool, value) holds or GN_POOL_SPIN_NS pass; returns whether it held. The
- * clock is read once per 64 pauses. After GN_POOL_PAUSE_NS it yields the core between polls
- * instead of pausing: with more threads than free cores (parallel test runs, other processes)
- * the thread being waited for may need this very core. */
-static int spin_until(gn_thread_pool *pool, int (*pred)(gn_thread_pool *, uint64_t),
-                      uint64_t value)
+int gn_poll_until(int (*done)(const void *arg), const void *arg, int64_t pause_ns,
+                  int64_t give_up_ns)
 {
     int64_t deadline = 0, calm = 0;
     int yielding = 0;
     for (int i = 0;; i++) {
-        if (pred(pool, value))
+        if (done(arg))
             return 1;
         if ((i & 63) == 0) {
             int64_t t = now_ns();
             if (deadline == 0) {
-                deadline = t + GN_POOL_SPIN_NS;
-                calm = t + GN_POOL_PAUSE_NS;
+                deadline = t + give_up_ns;
+                calm = t + pause_ns;
             } else if (t > deadline) {
                 return 0;
             }
@@ -71,6 +67,27 @@ static int spin_until(gn_thread_pool *pool, int (*pred)(gn_thread_pool *, uint64
         else
             GN_CPU_RELAX();
     }
+}
+
+/* What gn_poll_until checks for the pool: a predicate and its value. */
+typedef struct pool_poll {
+    gn_thread_pool *pool;
+    int (*pred)(gn_thread_pool *, uint64_t);
+    uint64_t value;
+} pool_poll;
+
+static int pool_poll_done(const void *arg)
+{
+    const pool_poll *q = arg;
+    return q->pred(q->pool, q->value);
+}
+
+/* Polls pred(pool, value) as gn_poll_until does, for GN_POOL_SPIN_NS. */
+static int spin_until(gn_thread_pool *pool, int (*pred)(gn_thread_pool *, uint64_t),
+                      uint64_t value)
+{
+    pool_poll q = {pool, pred, value};
+    return gn_poll_until(pool_poll_done, &q, GN_POOL_PAUSE_NS, GN_POOL_SPIN_NS);
 }
 
 static int job_posted(gn_thread_pool *pool, uint64_t seen)

@@ -46,11 +46,12 @@ static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
             continue;
         if (io->fused_relu) {
             /* the ReLU's gradient as its own backward would have stored it (0.0f + masked dy),
-             * then added; y > 0 exactly where the sum was */
+             * then added (a fresh buffer: 0.0f + that, the same value, as 0.0f + v is never
+             * -0); y > 0 exactly where the sum was */
             if (io->dx_fresh[k])
                 for (int64_t i = begin; i < end; i++) {
                     float mask = y[i] > 0.0f ? 1.0f : 0.0f;
-                    dx[i] = 0.0f + (0.0f + dy[i] * mask);
+                    dx[i] = 0.0f + dy[i] * mask;
                 }
             else
                 for (int64_t i = begin; i < end; i++) {

@@ -3,23 +3,26 @@
 
 #include "core/internal.h"
 
-#include <sched.h>
-#include <time.h>
-
 /* A waiting thread pauses for GN_STEP_PAUSE_NS (a few typical steps), then yields its core
- * between polls until GN_STEP_POLL_NS, then sleeps. The yields matter when there are more
- * threads than free cores (--threads above the core count, other processes): the thread being
- * waited for may be the one descheduled from this very core. Spinning 65536 pauses before
- * sleeping, as this did before, made Ghost-ResNet-56 take 135 ms instead of 1 ms with 3
- * threads on 2 cores (every step waited out a whole spin while its last thread sat off-core). */
+ * between polls until GN_STEP_POLL_NS, then sleeps (gn_poll_until). The yields matter when
+ * there are more threads than free cores (--threads above the core count, other processes):
+ * the thread being waited for may be the one descheduled from this very core. Spinning 65536
+ * pauses before sleeping, as this did before, made Ghost-ResNet-56 take 135 ms instead of 1 ms
+ * with 3 threads on 2 cores (every step waited out a whole spin while its last thread sat
+ * off-core). */
 #define GN_STEP_PAUSE_NS 10000
 #define GN_STEP_POLL_NS 1000000
 
-static int64_t now_ns(void)
+/* What gn_poll_until checks: a step's counter reaching its units. */
+typedef struct step_poll {
+    atomic_llong *done;
+    int64_t units;
+} step_poll;
+
+static int step_complete(const void *arg)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    const step_poll *q = arg;
+    return atomic_load_explicit(q->done, memory_order_acquire) == q->units;
 }
 
 int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count)
@@ -66,26 +69,9 @@ int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units)
 void gn_step_wait(gn_step_sync *s, int i, int64_t units)
 {
     atomic_llong *done = &s->steps[i].done;
-    int64_t calm = 0, deadline = 0;
-    int yielding = 0;
-    for (int spins = 0;; spins++) {
-        if (atomic_load_explicit(done, memory_order_acquire) == units)
-            return;
-        if ((spins & 63) == 0) { /* the clock once per 64 polls */
-            int64_t t = now_ns();
-            if (deadline == 0) {
-                calm = t + GN_STEP_PAUSE_NS;
-                deadline = t + GN_STEP_POLL_NS;
-            } else if (t > deadline) {
-                break;
-            }
-            yielding = t > calm;
-        }
-        if (yielding)
-            sched_yield();
-        else
-            GN_CPU_RELAX();
-    }
+    step_poll q = {done, units};
+    if (gn_poll_until(step_complete, &q, GN_STEP_PAUSE_NS, GN_STEP_POLL_NS))
+        return;
     pthread_mutex_lock(&s->lock);
     atomic_fetch_add(&s->sleepers, 1);
     while (atomic_load(done) != units)

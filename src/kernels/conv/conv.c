@@ -179,20 +179,18 @@ void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
     if (n <= 0)
         return;
     const gn_plane_kernels *pk = gn_plane_kernels_for(isa);
-    if (is_depthwise(g)) {
-        gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws);
-    } else if (gn_direct_applies(g) && !bias) {
-        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, pk, plane_sums);
-        return; /* its sums are done */
-    } else {
-        if (gn_direct_applies(g))
-            gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, NULL, NULL);
-        else
-            forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
-        if (bias)
-            add_bias(g, n, bias, y);
-    }
-    if (plane_sums)
+    int depthwise = is_depthwise(g), direct = !depthwise && gn_direct_applies(g);
+    /* the direct path sums each image as it writes it, when no bias is added afterwards */
+    double *in_pass = direct && !bias ? plane_sums : NULL;
+    if (depthwise)
+        gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws); /* adds the bias itself */
+    else if (direct)
+        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, pk, in_pass);
+    else
+        forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
+    if (bias && !depthwise)
+        add_bias(g, n, bias, y);
+    if (plane_sums && !in_pass)
         sum_planes(pk, g, n, y, plane_sums);
 }
 
