@@ -11,7 +11,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 bash scripts/setup-debian.sh
 
-step() { printf '\n=== %s ===\n' "$*"; }
+# Each step names the free disk space: the suite needs about 2 GB for its builds (a full disk
+# shows up as unrelated crashes, e.g. torch.save aborting the interpreter).
+step() { printf '\n=== %s ===\n' "$*"; df -h . | awk 'NR == 2 { print "(disk: " $4 " free)" }'; }
 
 step "release build (gcc, -Werror)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DGN_WERROR=ON >/dev/null

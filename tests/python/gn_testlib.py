@@ -3,12 +3,17 @@
 Environment (set by tests/python/CMakeLists.txt):
   GHOSTNET     path of the ghostnet CLI binary
   GN_TEST_TMP  scratch directory
+  GN_KEEP_TMP  set to 1 to keep the scratch files (by default each test's files are deleted
+               when it ends, and the script's scratch directory when the script ends: the
+               suite writes gigabytes of checkpoints otherwise, and a full disk makes
+               torch.save abort the interpreter)
 
 A missing torch, a missing GHOSTNET or a binary that does not exist is a FAILURE, never a skip:
 a check that did not run must not be reported as passing.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -49,13 +54,42 @@ def cli_path():
     return p
 
 
+_SCRATCH = []
+
+
+def keep_tmp():
+    return os.environ.get("GN_KEEP_TMP", "") not in ("", "0")
+
+
 def scratch(name):
-    """A per-script scratch directory under GN_TEST_TMP (or the system temp dir)."""
+    """A per-script scratch directory under GN_TEST_TMP (or the system temp dir), emptied the
+    first time a process asks for it (stale files of an earlier run cannot satisfy a test)."""
     base = os.environ.get("GN_TEST_TMP") or os.path.join(
         os.environ.get("TMPDIR", "/tmp"), "ghostnet-pytests-%d" % os.getuid())
     d = os.path.join(base, name)
+    if d not in _SCRATCH:
+        shutil.rmtree(d, ignore_errors=True)
+        _SCRATCH.append(d)
     os.makedirs(d, exist_ok=True)
     return d
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _scratch_files():
+    found = set()
+    for d in _SCRATCH:
+        for top, _, files in os.walk(d):
+            found.update(os.path.join(top, f) for f in files)
+    return found
 
 
 class Result(object):
@@ -120,7 +154,20 @@ def random_input(batch, in_chans, h, w, seed=0):
 
 
 class CliTestCase(unittest.TestCase):
-    """Assertions on CLI runs."""
+    """Assertions on CLI runs. The files a test writes into the scratch directories are deleted
+    when it ends (files made by setUpClass stay for the class's other tests)."""
+
+    def run(self, result=None):
+        before = _scratch_files()
+        try:
+            return super().run(result)
+        finally:
+            if not keep_tmp():
+                for f in _scratch_files() - before:
+                    try:
+                        os.remove(f)
+                    except OSError:
+                        pass
 
     def assertSucceeded(self, res):
         if res.returncode != 0:
@@ -160,4 +207,9 @@ def main(need_cli=True):
             cli_path()
         except AssertionError as e:
             _fatal(str(e))
-    unittest.main(verbosity=2)
+    prog = unittest.main(verbosity=2, exit=False)
+    ok = prog.result.wasSuccessful()
+    if not keep_tmp():
+        for d in _SCRATCH:
+            shutil.rmtree(d, ignore_errors=True)
+    sys.exit(0 if ok else 1)

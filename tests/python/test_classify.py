@@ -213,7 +213,7 @@ class Classify(T.CliTestCase):
             a = T.run_cli("classify", "--weights", weights, "--json", shipped("coffee.png"))
             self.assertSucceeded(a)
             self.assertEqual(a.stdout, b.stdout)
-        shipped_names = open(os.path.join(T.ROOT, "data", "imagenet_classes.txt")).read()
+        shipped_names = T.read_bytes(os.path.join(T.ROOT, "data", "imagenet_classes.txt")).decode()
         self.assertEqual(shipped_names.splitlines(), list(_IMAGENET_CATEGORIES))
 
     # -- hostile and broken images --------------------------------------------------------------
@@ -231,20 +231,20 @@ class Classify(T.CliTestCase):
     def test_refuses_absurd_dimensions(self):
         self.refuse("huge.png", huge_png(100000, 100000), ("larger than allowed",))
         self.refuse("wide.png", huge_png(2 ** 31 - 1, 1), ("larger than allowed", "width"))
-        jpeg = open(shipped("rocket.jpg"), "rb").read()
+        jpeg = T.read_bytes(shipped("rocket.jpg"))
         self.refuse("huge.jpg", jpeg_with_size(jpeg, 65500, 65500), ("larger than allowed",))
-        bmp = bytearray(open(written_images()["cat.bmp"], "rb").read())
+        bmp = bytearray(T.read_bytes(written_images()["cat.bmp"]))
         struct.pack_into("<i", bmp, 18, 1 << 30)
         self.refuse("huge.bmp", bytes(bmp), ("larger than allowed",))
         self.refuse("huge.ppm", b"P6\n99999999999 1\n255\n" + b"\0" * 30, ("header",))
         self.refuse("zero.pgm", b"P5\n0 0\n255\n", ("empty",))
 
     def test_refuses_truncated_files(self):
-        self.refuse("truncated.jpg", open(shipped("truncated.jpg"), "rb").read(), ("truncated",))
+        self.refuse("truncated.jpg", T.read_bytes(shipped("truncated.jpg")), ("truncated",))
         images = written_images()
         for source in (shipped("rocket.jpg"), images["cat_progressive.jpg"],
                        shipped("chelsea.png"), images["cat.bmp"], images["coffee.ppm"]):
-            data = open(source, "rb").read()
+            data = T.read_bytes(source)
             ext = os.path.splitext(source)[1]
             for cut in (len(data) // 3, len(data) - 40):
                 self.refuse("cut%d_%s%s" % (cut, os.path.basename(source)[:-len(ext)], ext),

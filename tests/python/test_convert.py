@@ -234,7 +234,7 @@ class Convert(T.CliTestCase):
 
     def test_refuses_storage_larger_than_archive(self):
         src = self.save({"w": torch.ones(16)}, "big_storage.pth")
-        data = bytearray(open(src, "rb").read())
+        data = bytearray(T.read_bytes(src))
         name = b"data/0"
         at = data.find(b"PK\x01\x02")
         while at >= 0:
@@ -244,16 +244,16 @@ class Convert(T.CliTestCase):
                 break
             at = data.find(b"PK\x01\x02", at + 4)
         self.assertGreaterEqual(at, 0)
-        open(src, "wb").write(bytes(data))
+        T.write_bytes(src, bytes(data))
         self.refuse(src, "big_storage", ("past the end",))
 
     def test_refuses_legacy_storage_larger_than_file(self):
         src = self.save({"w": torch.ones(16)}, "legacy_big.pth", _use_new_zipfile_serialization=False)
-        data = bytearray(open(src, "rb").read())
+        data = bytearray(T.read_bytes(src))
         count_at = len(data) - 16 * 4 - 8  # the single storage: 8-byte count, then 16 floats
         self.assertEqual(struct.unpack_from("<q", data, count_at)[0], 16)
         struct.pack_into("<q", data, count_at, 1 << 40)
-        open(src, "wb").write(bytes(data))
+        T.write_bytes(src, bytes(data))
         self.refuse(src, "legacy_big", ("claims",))
 
     def test_refuses_view_outside_storage(self):
@@ -277,13 +277,14 @@ class Convert(T.CliTestCase):
 
     def test_truncated_files(self):
         for fmt, kw in (("zip", {}), ("legacy", {"_use_new_zipfile_serialization": False})):
-            full = open(self.save(self.sd, "whole_%s.pth" % fmt, **kw), "rb").read()
+            full = T.read_bytes(self.save(self.sd, "whole_%s.pth" % fmt, **kw))
             cuts = sorted(set([0, 1, 2, 10, 100, 1000] +
                               [len(full) * i // 17 for i in range(1, 17)] + [len(full) - 1]))
             for cut in cuts:
                 src = path("cut_%s_%d.pth" % (fmt, cut))
-                open(src, "wb").write(full[:cut])
+                T.write_bytes(src, full[:cut])
                 self.refuse(src, "cut_%s_%d" % (fmt, cut), ())
+                os.remove(src)
 
     def test_not_a_checkpoint(self):
         for name, data in (("text.pth", b"hello, world\n" * 10), ("empty.pth", b""),
@@ -293,7 +294,7 @@ class Convert(T.CliTestCase):
             if data is None:
                 torch.save([torch.ones(2)], src)
             else:
-                open(src, "wb").write(data)
+                T.write_bytes(src, data)
             self.refuse(src, name, ())
 
     def test_wrong_architecture_names_the_tensor(self):
