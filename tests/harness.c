@@ -47,6 +47,17 @@ void gn_test_fault_free(void *user, void *ptr)
     free(ptr);
 }
 
+gn_context *gn_test_fault_context(gn_test_faults *fault, int threads)
+{
+    fault->remaining = -1;
+    fault->requests = 0;
+    gn_allocator allocator = {gn_test_fault_alloc, gn_test_fault_free, fault};
+    gn_context_options options = {.threads = threads, .allocator = &allocator};
+    gn_context *ctx = NULL;
+    CHECK(gn_context_create(&options, &ctx) == GN_OK);
+    return ctx;
+}
+
 int gn_test_finish(const char *name)
 {
     if (gn_test_checks == 0) {

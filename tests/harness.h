@@ -3,6 +3,8 @@
 #ifndef GN_TEST_HARNESS_H
 #define GN_TEST_HARNESS_H
 
+#include "ghostnet.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -42,6 +44,9 @@ typedef struct gn_test_faults {
 } gn_test_faults;
 void *gn_test_fault_alloc(void *user, size_t size, size_t alignment);
 void gn_test_fault_free(void *user, void *ptr);
+/* A context of `threads` threads allocating through *fault (reset to never fail), or NULL
+ * (a failed check) if it cannot be made. */
+gn_context *gn_test_fault_context(gn_test_faults *fault, int threads);
 
 /* Summary line and exit code (0 when every check passed and at least one ran). */
 int gn_test_finish(const char *name);

@@ -67,11 +67,8 @@ static gn_status attempt(gn_context *ctx, const model_case *c, int what, const f
 static void run_case(const model_case *c, int what)
 {
     static const char *const names[] = {"build", "forward", "train step"};
-    gn_test_faults fault = {-1, 0};
-    gn_allocator allocator = {gn_test_fault_alloc, gn_test_fault_free, &fault};
-    gn_context_options options = {.threads = 2, .allocator = &allocator};
-    gn_context *ctx = NULL;
-    CHECK(gn_context_create(&options, &ctx) == GN_OK);
+    gn_test_faults fault;
+    gn_context *ctx = gn_test_fault_context(&fault, 2);
     if (!ctx)
         return;
     size_t in_count = (size_t)c->n * 3 * c->h * c->w;

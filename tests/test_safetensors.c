@@ -661,11 +661,8 @@ static gn_status npy_case(gn_context *ctx, const char *path)
 
 static void run_fault_case(const char *name, fault_case run, const char *path)
 {
-    gn_test_faults fault = {-1, 0};
-    gn_allocator allocator = {gn_test_fault_alloc, gn_test_fault_free, &fault};
-    gn_context_options options = {.threads = 1, .allocator = &allocator};
-    gn_context *ctx = NULL;
-    CHECK(gn_context_create(&options, &ctx) == GN_OK);
+    gn_test_faults fault;
+    gn_context *ctx = gn_test_fault_context(&fault, 1);
     if (!ctx)
         return;
     long n;

@@ -221,8 +221,7 @@ class Classify(T.CliTestCase):
     def refuse(self, name, data, mentions=()):
         p = path(name)
         if data is not None:
-            with open(p, "wb") as f:
-                f.write(data)
+            T.write_bytes(p, data)
         res = self.classify([p])
         self.assertCleanFailure(res, mentions=mentions or (name,))
         self.assertEqual(res.returncode, 1, res.describe())
@@ -260,8 +259,7 @@ class Classify(T.CliTestCase):
 
     def test_keep_going(self):
         bad = path("bad.png")
-        with open(bad, "wb") as f:
-            f.write(huge_png(100000, 100000))
+        T.write_bytes(bad, huge_png(100000, 100000))
         good = shipped("chelsea.png")
         res = self.classify([good, bad, good], "--keep-going", "--json")
         self.assertEqual(res.returncode, 1, res.describe())

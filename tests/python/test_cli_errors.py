@@ -37,8 +37,7 @@ class CliErrors(T.CliTestCase):
         cls.t = T.torch_logits(cls.ref, cls.x)
         cls.good_input = os.path.join(TMP, "good.npy")
         np.save(cls.good_input, cls.x)
-        with open(cls.model_path, "rb") as f:
-            cls.model_bytes = f.read()
+        cls.model_bytes = T.read_bytes(cls.model_path)
 
     def forward(self, weights, inp, tag):
         out = fresh(tag + "_out.npy")
@@ -109,16 +108,13 @@ class CliErrors(T.CliTestCase):
 
     def test_truncated_npy(self):
         p = self.write_input("trunc.npy", self.x)
-        with open(p, "rb") as f:
-            data = f.read()
-        with open(p, "wb") as f:
-            f.write(data[:len(data) // 2])
+        data = T.read_bytes(p)
+        T.write_bytes(p, data[:len(data) // 2])
         self.refused(self.model_path, p, "truncated_npy", self.input_mentions(p))
 
     def test_not_npy(self):
         p = fresh("garbage.npy")
-        with open(p, "wb") as f:
-            f.write(b"this is not a numpy file\n" * 10)
+        T.write_bytes(p, b"this is not a numpy file\n" * 10)
         self.refused(self.model_path, p, "garbage_npy", self.input_mentions(p))
 
     def test_missing_input(self):
@@ -129,8 +125,7 @@ class CliErrors(T.CliTestCase):
 
     def write_model_bytes(self, name, data):
         p = fresh(name)
-        with open(p, "wb") as f:
-            f.write(data)
+        T.write_bytes(p, data)
         return p
 
     def model_mentions(self, path):

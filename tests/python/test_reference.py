@@ -114,8 +114,7 @@ class Safetensors(unittest.TestCase):
         }
         meta = {"format": "x", "k": "v \u00e9"}
         R.save_safetensors(p, tensors, meta)
-        with open(p, "rb") as f:
-            raw = f.read()
+        raw = T.read_bytes(p)
         (n,) = struct.unpack("<Q", raw[:8])
         self.assertEqual((8 + n) % 8, 0)
         hdr = json.loads(raw[8:8 + n].decode("utf-8"))

@@ -64,8 +64,7 @@ class TrainCli(T.CliTestCase):
         if not hasattr(TrainCli, "_reference"):
             out = os.path.join(self.dir, "straight.safetensors")
             self.run_train(out)
-            with open(out, "rb") as f:
-                TrainCli._reference = f.read()
+            TrainCli._reference = T.read_bytes(out)
         return TrainCli._reference
 
     def test_outputs_and_pytorch_accuracy(self):
@@ -120,8 +119,7 @@ class TrainCli(T.CliTestCase):
         self.assertSucceeded(res)
         res = T.run_cli("train", "--resume", ckpt)
         self.assertSucceeded(res)
-        with open(out, "rb") as f:
-            resumed = f.read()
+        resumed = T.read_bytes(out)
         self.assertEqual(resumed, self.uninterrupted(),
                          "%s: the resumed run's model differs from the uninterrupted one" % name)
         with open(out + ".csv") as f:
@@ -144,8 +142,7 @@ class TrainCli(T.CliTestCase):
             # images brighter with the label, so there is something to learn
             pixels = (rng.integers(0, 64, size=(20, 3072)) + labels[:, None] * 19).astype(np.uint8)
             records = np.concatenate([labels[:, None], pixels], axis=1)
-            with open(os.path.join(d, name), "wb") as f:
-                f.write(records.tobytes())
+            T.write_bytes(os.path.join(d, name), records.tobytes())
         with open(os.path.join(d, "batches.meta.txt"), "w") as f:
             f.write("\n".join(["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                                "horse", "ship", "truck"]) + "\n")
