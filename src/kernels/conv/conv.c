@@ -249,7 +249,8 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
     if (n <= 0)
         return;
     if (!is_depthwise(g) && gn_direct_applies(g)) { /* stores instead of adding when fresh */
-        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws, fresh);
+        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws,
+                                gn_plane_kernels_for(isa), fresh);
         return;
     }
     if (fresh)

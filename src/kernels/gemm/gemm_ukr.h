@@ -15,12 +15,14 @@
 #define GN_UNROLL
 #endif
 
-/* c = alpha * acc (+ beta * c) for one tile row of nr columns (nr == GN_NR: no masks). */
-GN_INLINE void tile_store_row(float *c, const gn_vf *acc, int nr, float alpha, float beta)
+/* c = alpha * acc (+ beta * c) for one tile row of nr columns in nv vectors (nr == nv * GN_VL:
+ * no masks). */
+GN_INLINE void tile_store_row(float *c, const gn_vf *acc, const int nv, int nr, float alpha,
+                              float beta)
 {
     gn_vf va = gn_vset1(alpha), vb = gn_vset1(beta);
     GN_UNROLL
-    for (int v = 0; v < GN_GEMM_NV; v++) {
+    for (int v = 0; v < nv; v++) {
         int cols = nr - v * GN_VL;
         float *cp = c + v * GN_VL;
         gn_vf r = gn_vmul(va, acc[v]);
@@ -37,42 +39,44 @@ GN_INLINE void tile_store_row(float *c, const gn_vf *acc, int nr, float alpha, f
     }
 }
 
-/* The microtile of both kernels: row p of the B panel at b + p * GN_NR (packed, boff NULL) or
- * at b + boff[p] (read in place); always inlined, so each caller gets its own loop. */
-GN_INLINE void tile_core(const int mr, int nr, int k, const float *a, const float *b,
-                         const int *boff, float *c, ptrdiff_t ldc, float alpha, float beta)
+/* The microtile of both kernels, mr rows x nv vectors (nv <= GN_GEMM_NV): row p of the B panel
+ * at b + p * GN_NR (packed, boff NULL) or at b + boff[p] (read in place); always inlined, so
+ * each caller gets its own loop. */
+GN_INLINE void tile_core(const int mr, const int nv, int nr, int k, const float *a,
+                         const float *b, const int *boff, float *c, ptrdiff_t ldc, float alpha,
+                         float beta)
 {
     gn_vf acc[GN_GEMM_MR][GN_GEMM_NV];
     GN_UNROLL
     for (int i = 0; i < mr; i++) {
         GN_UNROLL
-        for (int v = 0; v < GN_GEMM_NV; v++)
+        for (int v = 0; v < nv; v++)
             acc[i][v] = gn_vzero();
     }
     for (int p = 0; p < k; p++) {
         const float *bp = boff ? b + boff[p] : b + (ptrdiff_t)p * GN_NR;
         gn_vf bv[GN_GEMM_NV];
         GN_UNROLL
-        for (int v = 0; v < GN_GEMM_NV; v++)
+        for (int v = 0; v < nv; v++)
             bv[v] = gn_vload(bp + v * GN_VL);
         GN_UNROLL
         for (int i = 0; i < mr; i++) {
             gn_vf av = gn_vset1(a[i]);
             GN_UNROLL
-            for (int v = 0; v < GN_GEMM_NV; v++)
+            for (int v = 0; v < nv; v++)
                 acc[i][v] = gn_vfma(av, bv[v], acc[i][v]);
         }
         a += mr;
     }
     GN_UNROLL
     for (int i = 0; i < mr; i++)
-        tile_store_row(c + (ptrdiff_t)i * ldc, acc[i], nr, alpha, beta);
+        tile_store_row(c + (ptrdiff_t)i * ldc, acc[i], nv, nr, alpha, beta);
 }
 
 GN_INLINE void tile_body(const int mr, int nr, int k, const float *a, const float *b, float *c,
                          ptrdiff_t ldc, float alpha, float beta)
 {
-    tile_core(mr, nr, k, a, b, NULL, c, ldc, alpha, beta);
+    tile_core(mr, GN_GEMM_NV, nr, k, a, b, NULL, c, ldc, alpha, beta);
 }
 
 static void tile(int mr, int nr, int k, const float *a, const float *b, float *c, ptrdiff_t ldc,
@@ -112,11 +116,15 @@ static void tile(int mr, int nr, int k, const float *a, const float *b, float *c
 /* The tile of a direct convolution: B is not packed but read in place, row p of the panel at
  * b + boff[p] (a tap of a zero-padded input plane, shifted), so no im2col is ever built.
  * c[i * ldc + j] = sum_p a[p * mr + i] * b[boff[p] + j] (+ c when beta != 0), j < nr; columns
- * past nr are read (the caller's buffers have the slack) but not stored. */
-GN_INLINE void otile_body(const int mr, int nr, int k, const float *a, const float *b,
-                          const int *boff, float *c, ptrdiff_t ldc, float beta)
+ * past nr are read (the caller's buffers have the slack, up to GN_NR) but not stored. A tile of
+ * at most one vector's columns (the weight gradient's last tile when a layer has 16 input
+ * channels: 48 columns, one whole tile and a third of one) computes one vector per row instead
+ * of GN_GEMM_NV, half the FMAs and loads on AVX-512 and AVX2, when it has rows enough (8) for
+ * the independent FMA chains that two FMA pipes of 4 cycles' latency need. */
+GN_INLINE void otile_body(const int mr, const int nv, int nr, int k, const float *a,
+                          const float *b, const int *boff, float *c, ptrdiff_t ldc, float beta)
 {
-    tile_core(mr, nr, k, a, b, boff, c, ldc, 1.0f, beta);
+    tile_core(mr, nv, nr, k, a, b, boff, c, ldc, 1.0f, beta);
 }
 
 static void otile(int mr, int nr, int k, const float *a, const float *b, const int *boff,
@@ -124,7 +132,10 @@ static void otile(int mr, int nr, int k, const float *a, const float *b, const i
 {
 #define GN_OTILE_CASE(M)                                                                       \
     case M:                                                                                    \
-        otile_body(M, nr, k, a, b, boff, c, ldc, beta);                                        \
+        if (GN_GEMM_NV > 1 && M >= 8 && nr <= GN_VL)                                           \
+            otile_body(M, 1, nr, k, a, b, boff, c, ldc, beta);                                 \
+        else                                                                                   \
+            otile_body(M, GN_GEMM_NV, nr, k, a, b, boff, c, ldc, beta);                        \
         break;
     switch (mr) {
         GN_OTILE_CASE(1)
