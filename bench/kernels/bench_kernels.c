@@ -86,9 +86,9 @@ static void run_pass(int isa, pass p, const gn_conv_geom *g, int n, buffers *b)
         return;
     }
     if (p == FORWARD)
-        gn_conv2d_forward((gn_isa)isa, g, n, b->x, b->w, NULL, b->y, b->ws);
+        gn_conv2d_forward((gn_isa)isa, g, n, b->x, b->w, NULL, b->y, b->ws, NULL);
     else if (p == BACKWARD_DATA)
-        gn_conv2d_backward_data((gn_isa)isa, g, n, b->y, b->w, b->dx, b->ws);
+        gn_conv2d_backward_data((gn_isa)isa, g, n, b->y, b->w, b->dx, b->ws, 0);
     else
         gn_conv2d_backward_weight((gn_isa)isa, g, n, b->x, b->y, b->dw, NULL, b->ws);
 }
