@@ -138,35 +138,6 @@ static void check_count(const gn_plane_kernels *k, const char *isa, size_t n, gn
     CHECK_MSG(same_bits(want, got, MAXN + 8), "%s bn_dx fresh n=%zu", isa, n);
 }
 
-/* rows: every mode against plain C, for widths around the vector lengths, rows apart by more
- * than their width (the bytes between rows must stay untouched), and a -0.0 in the source
- * (fresh must store 0.0f + -0.0 = +0.0, the bits of adding into zeros). */
-static void check_rows(const gn_plane_kernels *k, const char *isa, gn_rng *rng)
-{
-    enum { ROWS = 3, MAXC = 40, SRS = MAXC + 3, DRS = MAXC + 2 };
-    static float src[ROWS * SRS], dst0[ROWS * DRS], want[ROWS * DRS], got[ROWS * DRS];
-    for (int cols = 1; cols <= MAXC; cols++)
-        for (int mode = GN_ROWS_COPY; mode <= GN_ROWS_FRESH; mode++) {
-            fill(rng, src, ROWS * SRS);
-            fill(rng, dst0, ROWS * DRS);
-            src[SRS + cols / 2] = -0.0f;
-            for (int r = 0; r < ROWS; r++)
-                for (int j = 0; j < cols; j++)
-                    if (mode == GN_ROWS_FRESH)
-                        dst0[r * DRS + j] = NAN; /* garbage the kernel must not read */
-            memcpy(want, dst0, sizeof(dst0));
-            memcpy(got, dst0, sizeof(dst0));
-            for (int r = 0; r < ROWS; r++)
-                for (int j = 0; j < cols; j++) {
-                    float v = src[r * SRS + j], *w = &want[r * DRS + j];
-                    *w = mode == GN_ROWS_COPY ? v : mode == GN_ROWS_ADD ? *w + v : 0.0f + v;
-                }
-            k->rows(got, DRS, src, SRS, ROWS, cols, (gn_rows_mode)mode);
-            CHECK_MSG(same_bits(want, got, ROWS * DRS), "%s rows cols=%d mode=%d", isa, cols,
-                      mode);
-        }
-}
-
 int main(void)
 {
     gn_rng rng;
@@ -182,7 +153,6 @@ int main(void)
             check_count(k, name, n, &rng);
         for (size_t i = 0; i < sizeof(planes) / sizeof(planes[0]); i++)
             check_count(k, name, planes[i], &rng);
-        check_rows(k, name, &rng);
     }
     return gn_test_finish("test_plane");
 }

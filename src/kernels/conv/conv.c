@@ -249,8 +249,7 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
     if (n <= 0)
         return;
     if (!is_depthwise(g) && gn_direct_applies(g)) { /* stores instead of adding when fresh */
-        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws,
-                                gn_plane_kernels_for(isa), fresh);
+        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws, fresh);
         return;
     }
     if (fresh)

@@ -186,13 +186,16 @@ static void fill_padded(const dgeom *d, const float *x, float *xpad)
                    x + ((ptrdiff_t)c * d->h + r) * d->w, (size_t)d->w * sizeof(float));
 }
 
-/* y = conv (or y += conv, y = 0.0f + conv, as store says; pk->rows copies the grid out) for n
- * images: x planes (cin x h x w) at image stride x_bs, y planes (cout x oh x ow) at y_bs,
- * weights packed by pack_weights. With plane_sums, each image's output planes are summed by pk
- * as soon as they are written (still in L1/L2). */
+/* How run_pass stores: y = conv, y += conv, or y = 0.0f + conv (the bits y += conv gives on a
+ * zeroed y, over garbage). */
+typedef enum store_mode { STORE_COPY, STORE_ADD, STORE_FRESH } store_mode;
+
+/* y = conv (or as store says) for n images: x planes (cin x h x w) at image stride x_bs, y
+ * planes (cout x oh x ow) at y_bs, weights packed by pack_weights. With plane_sums, each
+ * image's output planes are summed by pk as soon as they are written (still in L1/L2). */
 static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const float *x,
                      ptrdiff_t x_bs, const float *w, int flipped, float *y, ptrdiff_t y_bs,
-                     gn_rows_mode store, void *ws, const gn_plane_kernels *pk,
+                     store_mode store, void *ws, const gn_plane_kernels *pk,
                      double *plane_sums)
 {
     int taps = d->k * d->k, K = d->cin * taps, tiles = tile_count(kr, d->cout);
@@ -220,8 +223,18 @@ static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const flo
         }
         float *yb = y + b * y_bs;
         for (int o = 0; o < d->cout; o++)
-            pk->rows(yb + (ptrdiff_t)o * d->oh * d->ow, d->ow, grid + o * d->gs, d->wp, d->oh,
-                     d->ow, store);
+            for (int r = 0; r < d->oh; r++) {
+                float *dst = yb + ((ptrdiff_t)o * d->oh + r) * d->ow;
+                const float *src = grid + o * d->gs + (ptrdiff_t)r * d->wp;
+                if (store == STORE_ADD)
+                    for (int j = 0; j < d->ow; j++)
+                        dst[j] += src[j];
+                else if (store == STORE_FRESH)
+                    for (int j = 0; j < d->ow; j++)
+                        dst[j] = 0.0f + src[j];
+                else
+                    memcpy(dst, src, (size_t)d->ow * sizeof(float));
+            }
         for (int o = 0; plane_sums && o < d->cout; o++) {
             const float *plane = yb + (ptrdiff_t)o * d->oh * d->ow;
             double *at = plane_sums + ((ptrdiff_t)b * d->cout + o) * 2;
@@ -237,16 +250,15 @@ void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, 
 {
     dgeom d = forward_pass(kr, g);
     run_pass(kr, &d, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, w, 0, y,
-             (ptrdiff_t)g->out_c * g->out_h * g->out_w, GN_ROWS_COPY, ws, pk, plane_sums);
+             (ptrdiff_t)g->out_c * g->out_h * g->out_w, STORE_COPY, ws, pk, plane_sums);
 }
 
 void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                             const float *dy, const float *w, float *dx, void *ws,
-                             const gn_plane_kernels *pk, int fresh)
+                             const float *dy, const float *w, float *dx, void *ws, int fresh)
 {
     dgeom d = backward_pass(kr, g);
     run_pass(kr, &d, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, w, 1, dx,
-             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? GN_ROWS_FRESH : GN_ROWS_ADD, ws, pk,
+             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? STORE_FRESH : STORE_ADD, ws, NULL,
              NULL);
 }
 

@@ -61,13 +61,12 @@ gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp);
 
 int gn_direct_applies(const gn_conv_geom *g);
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
-/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums; pk also copies out. */
+/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums. */
 void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
                        const float *w, float *y, void *ws, const gn_plane_kernels *pk,
                        double *plane_sums);
 void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                             const float *dy, const float *w, float *dx, void *ws,
-                             const gn_plane_kernels *pk, int fresh);
+                             const float *dy, const float *w, float *dx, void *ws, int fresh);
 void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
                                const float *x, const float *dy, float *dw, void *ws);
 

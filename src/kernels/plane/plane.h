@@ -1,6 +1,5 @@
 /* Per-channel plane kernels of the training batch norm (src/layers/batchnorm.c), over
- * contiguous runs of count floats (one image's plane of one channel, NCHW), and the row copy
- * that takes a direct convolution's output grid to NCHW planes (conv_direct.c). Each ISA computes
+ * contiguous runs of count floats (one image's plane of one channel, NCHW). Each ISA computes
  * exactly what the comments below state, in the same order of operations (no fused
  * multiply-add, sums in 16 float lanes), so every ISA gives the same bits and the results do
  * not depend on the machine (tests/test_plane.c checks every ISA against plain C loops). */
@@ -10,8 +9,6 @@
 #include "kernels/cpu.h"
 
 #include <stddef.h>
-
-typedef enum gn_rows_mode { GN_ROWS_COPY, GN_ROWS_ADD, GN_ROWS_FRESH } gn_rows_mode;
 
 typedef struct gn_plane_kernels {
     /* Adds to *sum_x the sum of x[i] and to *sum_xy the sum of x[i] * y[i], i < count: runs of
@@ -29,11 +26,6 @@ typedef struct gn_plane_kernels {
      * bits of accumulating into a zeroed buffer, without the pass that zeroes it). */
     void (*bn_dx)(const float *x, const float *g, float *dx, size_t count, float mean,
                   float invstd, float k, float mean_g, float mean_gxhat, int fresh);
-    /* rows x cols floats from src (rows src_rs apart) to dst (rows dst_rs apart), as mode
-     * says: dst = src, dst += src, or dst = 0.0f + src (the bits dst += src gives on a zeroed
-     * dst, over garbage). The copy-out of a direct convolution's grid. */
-    void (*rows)(float *dst, ptrdiff_t dst_rs, const float *src, ptrdiff_t src_rs, int rows,
-                 int cols, gn_rows_mode mode);
 } gn_plane_kernels;
 
 /* The kernels for isa (the portable ones when this build has none for it). */

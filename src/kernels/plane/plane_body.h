@@ -110,43 +110,9 @@ static void plane_bn_dx(const float *x, const float *g, float *dx, size_t count,
     }
 }
 
-GN_INLINE gn_vf rows_lanes(gn_vf src, gn_vf dst, gn_rows_mode mode)
-{
-    return mode == GN_ROWS_COPY ? src : gn_vadd(dst, src); /* dst: zero when FRESH */
-}
-
-GN_INLINE void rows_body(float *dst, ptrdiff_t dst_rs, const float *src, ptrdiff_t src_rs,
-                         int rows, int cols, gn_rows_mode mode)
-{
-    gn_vmask m = gn_vmask_first(cols % GN_VL);
-    for (int r = 0; r < rows; r++, dst += dst_rs, src += src_rs) {
-        int j = 0;
-        for (; j + GN_VL <= cols; j += GN_VL) {
-            gn_vf old = mode == GN_ROWS_ADD ? gn_vload(dst + j) : gn_vzero();
-            gn_vstore(dst + j, rows_lanes(gn_vload(src + j), old, mode));
-        }
-        if (j < cols) {
-            gn_vf old = mode == GN_ROWS_ADD ? gn_vload_m(dst + j, m) : gn_vzero();
-            gn_vstore_m(dst + j, m, rows_lanes(gn_vload_m(src + j, m), old, mode));
-        }
-    }
-}
-
-static void plane_rows(float *dst, ptrdiff_t dst_rs, const float *src, ptrdiff_t src_rs,
-                       int rows, int cols, gn_rows_mode mode)
-{
-    if (mode == GN_ROWS_ADD)
-        rows_body(dst, dst_rs, src, src_rs, rows, cols, GN_ROWS_ADD);
-    else if (mode == GN_ROWS_FRESH)
-        rows_body(dst, dst_rs, src, src_rs, rows, cols, GN_ROWS_FRESH);
-    else
-        rows_body(dst, dst_rs, src, src_rs, rows, cols, GN_ROWS_COPY);
-}
-
 const gn_plane_kernels GN_PLANE_TABLE = {
     .sums = plane_sums,
     .relu_sums = plane_relu_sums,
     .affine = plane_affine,
     .bn_dx = plane_bn_dx,
-    .rows = plane_rows,
 };
