@@ -120,6 +120,16 @@ static void check_count(const gn_plane_kernels *k, const char *isa, size_t n, gn
         ref_affine(x + off, want + off, n, 1.375f, -0.0625f, floor);
         k->affine(x + off, got + off, n, 1.375f, -0.0625f, floor);
         CHECK_MSG(same_bits(want, got, MAXN + 8), "%s affine n=%zu relu=%d", isa, n, relu);
+        /* affine_add: the affine's value (no floor) plus a residual, then the floor */
+        ref_affine(x + off, want + off, n, 1.375f, -0.0625f, -INFINITY);
+        for (size_t i = 0; i < n; i++) {
+            float sum = want[off + i] + y[off + i];
+            want[off + i] = relu ? (sum > 0.0f ? sum : 0.0f) : sum;
+        }
+        for (size_t i = 0; i < MAXN + 8; i++)
+            got[i] = SENTINEL;
+        k->affine_add(x + off, y + off, got + off, n, 1.375f, -0.0625f, floor);
+        CHECK_MSG(same_bits(want, got, MAXN + 8), "%s affine_add n=%zu relu=%d", isa, n, relu);
     }
 
     memcpy(want, y, sizeof(y));

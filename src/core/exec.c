@@ -60,6 +60,39 @@ static void find_fusions(gn_exec *exec)
     }
 }
 
+/* Training: a BN without a ReLU whose only reader is an add (a residual block's last BN)
+ * computes only its statistics; the add applies its scale and shift while it reads the BN's
+ * input (gn_layer_io.bn_into_add). The BN's output is never written, read or kept. One input
+ * per add (the first that qualifies). */
+static void find_bn_folds(gn_exec *exec)
+{
+    const gn_model *m = exec->model;
+    for (int i = 0; i < m->num_nodes; i++)
+        exec->bn_fold[i] = -1;
+    if (!exec->training)
+        return;
+    for (int j = 0; j < m->num_nodes; j++) {
+        const gn_node *add = &m->nodes[j];
+        if (add->op != GN_OP_ADD || add->inputs[0] == add->inputs[1])
+            continue;
+        for (int k = 0; k < 2; k++) {
+            int v = add->inputs[k], p = m->values[v].producer;
+            if (p < 0 || m->nodes[p].op != GN_OP_BATCHNORM || exec->fused_relu[p] >= 0 ||
+                v == m->output || readers_of(m, v, p) != 1)
+                continue;
+            exec->bn_fold[p] = j;
+            exec->bn_fold[j] = k;
+            break;
+        }
+    }
+}
+
+/* Node i is a BN whose output its add computes. */
+static int is_folded_bn(const gn_exec *exec, int i)
+{
+    return exec->bn_fold[i] >= 0 && exec->model->nodes[i].op == GN_OP_BATCHNORM;
+}
+
 /* Training: a conv whose output only a BN reads hands that BN its output planes' sums
  * (gn_layer_io.plane_sums), computed while the planes are still in cache; the BN then skips its
  * own statistics pass over the batch. The conv feeding BN node j that way, or -1. */
@@ -159,7 +192,8 @@ static gn_status plan_arena(gn_exec *exec)
         }
         if (i < values) {
             int v = i + 1, p = m->values[v].producer;
-            r->size = is_fused_relu(exec, p) ? 0 : value_bytes(exec, v); /* its producer's */
+            /* a fused ReLU's is its producer's; a folded BN's is never written */
+            r->size = is_fused_relu(exec, p) || is_folded_bn(exec, p) ? 0 : value_bytes(exec, v);
         } else if (i < 2 * values) {
             int v = i - values + 1, p = m->values[v].producer;
             int fused_out = exec->fused_relu[p] >= 0 && m->nodes[p].op != GN_OP_RELU;
@@ -202,6 +236,9 @@ static gn_status plan_arena(gn_exec *exec)
         else
             exec->saved[i - 2 * values] = req[i].size ? at : NULL;
     }
+    for (int j = 0; j < m->num_nodes && st == GN_OK; j++)
+        if (is_folded_bn(exec, j))
+            exec->act[m->nodes[j].output] = NULL;
     for (int j = 0; j < m->num_nodes && st == GN_OK; j++) {
         if (!is_fused_relu(exec, j))
             continue;
@@ -240,11 +277,14 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
     }
     exec->last_use = gn_alloc(ctx, values * sizeof(int));
     exec->fused_relu = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
+    exec->bn_fold = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
     for (int v = 0; exec->last_use && v < m->num_values; v++)
         exec->last_use[v] = last_use(m, v);
-    if (exec->last_use && exec->fused_relu)
+    if (exec->last_use && exec->fused_relu && exec->bn_fold) {
         find_fusions(exec);
-    int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu &&
+        find_bn_folds(exec);
+    }
+    int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu && exec->bn_fold &&
              (!training || (exec->grad && exec->saved && exec->plane_sums));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
@@ -282,6 +322,7 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->shapes);
     gn_free(ctx, exec->last_use);
     gn_free(ctx, exec->fused_relu);
+    gn_free(ctx, exec->bn_fold);
     gn_free(ctx, exec);
 }
 
@@ -309,6 +350,14 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
     io->fused_relu = relu >= 0;
     io->scratch = exec->scratch;
     io->scratch_stride = exec->scratch_stride;
+    if (is_folded_bn(exec, index)) {
+        io->bn_into_add = 1;
+    } else if (node->op == GN_OP_ADD && exec->bn_fold[index] >= 0) {
+        int k = exec->bn_fold[index], bn = m->values[node->inputs[k]].producer;
+        io->bn_input = k;
+        io->x[k] = exec->act[m->nodes[bn].inputs[0]];
+        io->bn_affine = exec->saved[bn] + 2 * (size_t)io->in[k].c;
+    }
     if (exec->training) {
         io->plane_sums = exec->plane_sums[index];
         io->saved = exec->saved[index];

@@ -15,6 +15,9 @@ struct gn_exec {
     int *last_use;        /* per value: last node reading it (see exec.c)   */
     int *fused_relu;      /* per node: for a BN, the ReLU node it computes in place (it
                              skips), else -1; for that ReLU, the BN's index            */
+    int *bn_fold;         /* per node, training only: for a BN whose only reader is an add
+                             that applies its scale and shift (gn_layer_io.bn_into_add), that
+                             add's index; for that add, which input (0 or 1); else -1  */
     float **act;          /* per value; act[0] is the caller's input         */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */

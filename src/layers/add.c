@@ -2,6 +2,9 @@
  * (a ResNet block's end; src/core/exec.c). */
 #include "layers/layer.h"
 
+#include "kernels/plane/plane.h"
+
+#include <math.h>
 #include <stdio.h>
 
 static int add_shape(const gn_node *node, const gn_shape *in, gn_shape *out, char *why,
@@ -31,9 +34,29 @@ static void add_forward_range(gn_layer_io *io, int64_t begin, int64_t end)
             y[i] = a[i] + b[i];
 }
 
+/* With a BN folded in (layer.h): planes of x[bn_input] through the BN's scale and shift,
+ * plus the other input's planes, by the plane kernel the BN would have used. */
+static void add_bn_forward_planes(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const gn_plane_kernels *pk = gn_plane_kernels_for(io->ctx->isa);
+    size_t plane = (size_t)io->out.h * io->out.w;
+    int channels = io->out.c, k = io->bn_input;
+    float floor = io->fused_relu ? 0.0f : -INFINITY;
+    for (int64_t i = begin; i < end; i++) {
+        int c = (int)(i % channels);
+        size_t at = (size_t)i * plane;
+        pk->affine_add(io->x[k] + at, io->x[1 - k] + at, io->y + at, plane, io->bn_affine[c],
+                       io->bn_affine[channels + c], floor);
+    }
+}
+
 static void add_forward(gn_layer_io *io)
 {
-    gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out), add_forward_range);
+    if (io->bn_affine)
+        gn_layer_parallel(io, (int64_t)io->n * io->out.c, add_bn_forward_planes);
+    else
+        gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out),
+                          add_forward_range);
 }
 
 static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)

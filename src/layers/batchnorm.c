@@ -26,7 +26,7 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
     (void)node;
     (void)n;
     (void)out;
-    return 2 * (size_t)in[0].c; /* batch mean, inverse std */
+    return 4 * (size_t)in[0].c; /* batch mean, inverse std; scale, shift for a fused add */
 }
 
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
@@ -85,6 +85,11 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
         }
         float scale = gamma[c] * invstd;
         float shift = beta[c] - mean * scale;
+        if (io->bn_into_add) { /* the add applies them (layer.h) */
+            io->saved[2 * channels + c] = scale;
+            io->saved[3 * channels + c] = shift;
+            continue;
+        }
         float floor = io->fused_relu ? 0.0f : -INFINITY;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;

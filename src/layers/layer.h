@@ -23,6 +23,15 @@ typedef struct gn_layer_io {
      * channel, the sum and sum of squares of the plane ([(b * c + ch) * 2]), written by the
      * conv while its output is in cache, read by the BN instead of a pass of its own        */
     double *plane_sums;
+    /* training forward, a BN whose only reader is an add (a residual block's last BN), and
+     * that add: the BN computes its statistics but not its output, and leaves each channel's
+     * scale and shift in its saved state after the mean and inverse std ([2c..4c)); the add
+     * reads the BN's input as x[bn_input] and applies them (plane kernel affine_add, the bits
+     * of the BN's pass followed by the add's). That saves a write and a read of a whole
+     * activation, and its memory. bn_into_add: BN side; bn_affine set: add side.           */
+    int bn_into_add;
+    int bn_input;           /* add side: which input (0 or 1) comes through the BN          */
+    const float *bn_affine; /* add side: that BN's scale[c], then shift[c]; NULL: no BN    */
     /* backward only */
     const float *dy;        /* gradient of the loss w.r.t. y                              */
     float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */

@@ -21,6 +21,10 @@ typedef struct gn_plane_kernels {
     /* y[i] = max(x[i] * scale + shift, floor) (a multiply, then an add). */
     void (*affine)(const float *x, float *y, size_t count, float scale, float shift,
                    float floor);
+    /* y[i] = max((x[i] * scale + shift) + r[i], floor): affine's value plus r (a residual),
+     * the bits of affine followed by an add (a BN folded into the add that reads it). */
+    void (*affine_add)(const float *x, const float *r, float *y, size_t count, float scale,
+                       float shift, float floor);
     /* dx[i] += k * ((g[i] - mean_g) - ((x[i] - mean) * invstd) * mean_gxhat): the batch-norm
      * input gradient. fresh: dx holds garbage, and dx[i] = 0.0f + that product is stored (the
      * bits of accumulating into a zeroed buffer, without the pass that zeroes it). */

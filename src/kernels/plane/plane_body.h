@@ -79,6 +79,22 @@ static void plane_affine(const float *x, float *y, size_t count, float scale, fl
     }
 }
 
+static void plane_affine_add(const float *x, const float *r, float *y, size_t count,
+                             float scale, float shift, float floor)
+{
+    gn_vf vs = gn_vset1(scale), vb = gn_vset1(shift), vf = gn_vset1(floor);
+    size_t i = 0;
+    for (; i + GN_VL <= count; i += GN_VL) {
+        gn_vf a = gn_vadd(gn_vmul(gn_vload(x + i), vs), vb);
+        gn_vstore(y + i, gn_vmax(gn_vadd(a, gn_vload(r + i)), vf));
+    }
+    if (i < count) {
+        gn_vmask m = gn_vmask_first((int)(count - i));
+        gn_vf a = gn_vadd(gn_vmul(gn_vload_m(x + i, m), vs), vb);
+        gn_vstore_m(y + i, m, gn_vmax(gn_vadd(a, gn_vload_m(r + i, m)), vf));
+    }
+}
+
 GN_INLINE gn_vf bn_dx_lanes(gn_vf x, gn_vf g, gn_vf dx, gn_vf mean, gn_vf invstd, gn_vf k,
                             gn_vf mean_g, gn_vf mean_gxhat)
 {
@@ -114,5 +130,6 @@ const gn_plane_kernels GN_PLANE_TABLE = {
     .sums = plane_sums,
     .relu_sums = plane_relu_sums,
     .affine = plane_affine,
+    .affine_add = plane_affine_add,
     .bn_dx = plane_bn_dx,
 };
