@@ -107,14 +107,17 @@ static int conv_feeding(const gn_model *m, int j)
     return p;
 }
 
-/* n x channels x 2 doubles per such pair, in one block. */
+/* n x channels x 2 doubles per such pair, and per BN folded into an add (the gradient sums
+ * the add takes for it in backward, gn_layer_io.bn_grad_sums), in one block. */
 static gn_status find_plane_sums(gn_exec *exec)
 {
     gn_model *m = exec->model;
     size_t total = 0;
-    for (int j = 0; j < m->num_nodes; j++)
-        if (conv_feeding(m, j) >= 0)
-            total += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+    for (int j = 0; j < m->num_nodes; j++) {
+        size_t per = (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+        total += conv_feeding(m, j) >= 0 ? per : 0;
+        total += is_folded_bn(exec, j) ? per : 0;
+    }
     if (total == 0)
         return GN_OK;
     exec->plane_sums_block =
@@ -127,6 +130,12 @@ static gn_status find_plane_sums(gn_exec *exec)
         if (p < 0)
             continue;
         exec->plane_sums[p] = exec->plane_sums[j] = at;
+        at += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+    }
+    for (int j = 0; j < m->num_nodes; j++) {
+        if (!is_folded_bn(exec, j))
+            continue;
+        exec->bn_grad_sums[j] = exec->bn_grad_sums[exec->bn_fold[j]] = at;
         at += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
     }
     return GN_OK;
@@ -274,6 +283,7 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         exec->grad = gn_alloc_zero(ctx, values * sizeof(float *));
         exec->saved = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(float *) + 1);
         exec->plane_sums = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(double *) + 1);
+        exec->bn_grad_sums = gn_alloc_zero(ctx, (size_t)m->num_nodes * sizeof(double *) + 1);
     }
     exec->last_use = gn_alloc(ctx, values * sizeof(int));
     exec->fused_relu = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
@@ -285,7 +295,7 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
         find_bn_folds(exec);
     }
     int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu && exec->bn_fold &&
-             (!training || (exec->grad && exec->saved && exec->plane_sums));
+             (!training || (exec->grad && exec->saved && exec->plane_sums && exec->bn_grad_sums));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, exec->shapes);
@@ -318,6 +328,7 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->grad);
     gn_free(ctx, exec->saved);
     gn_free(ctx, exec->plane_sums);
+    gn_free(ctx, exec->bn_grad_sums);
     gn_free(ctx, exec->plane_sums_block);
     gn_free(ctx, exec->shapes);
     gn_free(ctx, exec->last_use);
@@ -360,6 +371,7 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
     }
     if (exec->training) {
         io->plane_sums = exec->plane_sums[index];
+        io->bn_grad_sums = exec->bn_grad_sums[index];
         io->saved = exec->saved[index];
         io->dy = exec->grad[relu >= 0 ? m->nodes[relu].output : node->output];
         for (int k = 0; k < node->num_inputs; k++)

@@ -23,7 +23,9 @@ struct gn_exec {
     float **saved;        /* per node, training only                         */
     double **plane_sums;  /* per node, training only: a conv whose only reader is a BN, and
                              that BN, share n x channels x 2 doubles (gn_layer_io) or NULL */
-    double *plane_sums_block; /* all of them                                 */
+    double **bn_grad_sums; /* per node, training only: a BN folded into an add, and that
+                             add, share n x channels x 2 doubles (gn_layer_io) or NULL */
+    double *plane_sums_block; /* all of them and all bn_grad_sums             */
     char *scratch;        /* threads x scratch_stride bytes, shared by all layers */
     size_t scratch_stride;
     void *arena;

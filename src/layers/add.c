@@ -59,7 +59,9 @@ static void add_forward(gn_layer_io *io)
                           add_forward_range);
 }
 
-static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
+/* Both input gradients of elements [begin, end): each k in turn, so a block small enough to
+ * stay in L1 reads dy and y from memory once. */
+static void add_backward_block(gn_layer_io *io, int64_t begin, int64_t end)
 {
     const float *restrict dy = io->dy, *restrict y = io->y;
     /* k in order: an add of a value to itself has one fresh buffer, written first */
@@ -91,9 +93,40 @@ static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
     }
 }
 
+#define ADD_BLOCK 2048 /* floats: dy, y and two gradients of a block take 32 KiB */
+
+static void add_backward_range(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    for (int64_t b = begin; b < end; b += ADD_BLOCK)
+        add_backward_block(io, b, end - b < ADD_BLOCK ? end : b + ADD_BLOCK);
+}
+
+/* With a BN folded in, by planes: each plane's gradients, then, while they are in cache, the
+ * per-plane sums the BN's backward needs (the gradient reaching the BN's output, and its
+ * product with the BN's input x[bn_input]), by the plane kernel the BN would have used on
+ * them, so the BN skips its own pass (layer.h, bn_grad_sums). */
+static void add_bn_backward_planes(gn_layer_io *io, int64_t begin, int64_t end)
+{
+    const gn_plane_kernels *pk = gn_plane_kernels_for(io->ctx->isa);
+    int64_t plane = (int64_t)io->out.h * io->out.w;
+    int k = io->bn_input;
+    for (int64_t i = begin; i < end; i++) {
+        add_backward_range(io, i * plane, (i + 1) * plane);
+        if (!io->bn_grad_sums || !io->dx[k])
+            continue;
+        double *at = io->bn_grad_sums + 2 * i;
+        at[0] = at[1] = 0.0;
+        pk->sums(io->dx[k] + i * plane, io->x[k] + i * plane, (size_t)plane, &at[0], &at[1]);
+    }
+}
+
 static void add_backward(gn_layer_io *io)
 {
-    gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out), add_backward_range);
+    if (io->bn_affine)
+        gn_layer_parallel(io, (int64_t)io->n * io->out.c, add_bn_backward_planes);
+    else
+        gn_layer_parallel(io, (int64_t)io->n * (int64_t)gn_shape_numel(io->out),
+                          add_backward_range);
 }
 
 const gn_layer_kind gn_layer_add = {

@@ -123,7 +123,10 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
             size_t at = ((size_t)b * channels + c) * plane;
             /* the gradient reaching a fused ReLU's output passes where that output is
              * positive; the buffer belongs to this backward alone, so it is masked in place */
-            if (io->fused_relu)
+            if (io->bn_grad_sums) { /* the add took them (layer.h) */
+                sum_dy += io->bn_grad_sums[((size_t)b * channels + c) * 2];
+                sum_dy_x += io->bn_grad_sums[((size_t)b * channels + c) * 2 + 1];
+            } else if (io->fused_relu)
                 pk->relu_sums(io->y + at, (float *)io->dy + at, io->x[0] + at, plane, &sum_dy,
                               &sum_dy_x);
             else

@@ -32,6 +32,11 @@ typedef struct gn_layer_io {
     int bn_into_add;
     int bn_input;           /* add side: which input (0 or 1) comes through the BN          */
     const float *bn_affine; /* add side: that BN's scale[c], then shift[c]; NULL: no BN    */
+    /* training backward, the same pair: per image and channel ([(b * c + ch) * 2]), the sum
+     * of the gradient reaching the BN's output and of its product with the BN's input, taken
+     * by the add as it writes that gradient (in cache); the BN adds them up instead of a pass
+     * of its own, the same bits (plane.h: a call adds its total to the sums)               */
+    double *bn_grad_sums;
     /* backward only */
     const float *dy;        /* gradient of the loss w.r.t. y                              */
     float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */
