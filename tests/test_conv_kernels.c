@@ -198,6 +198,10 @@ static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t)
     free(dw);
     free(db);
     free(block);
+    /* the bitwise comparisons above print but do not count; every failure counts here */
+    CHECK_MSG(ok, "%s: in %dx%dx%d out %dx%dx%d k %d s %d p %d groups %d n %d failed",
+              gn_isa_name(isa), g->in_c, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w,
+              g->kernel, g->stride, g->padding, g->groups, n);
     return ok ? 0 : -1;
 }
 
