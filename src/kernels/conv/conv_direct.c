@@ -20,9 +20,14 @@
 #define DIRECT_MAX_CHANNELS 64
 #define DIRECT_MAX_FLOATS (320 * 1024) /* padded in + grid out of one image: bounds workspace */
 
-/* One pass: cin planes h x w in, padding p, kernel k, cout planes oh x ow out. */
+/* One pass: cin planes h x w in, padding p, kernel k, cout planes oh x ow out; nb images side
+ * by side in one padded buffer, each w columns and a shared gap of p zero columns (a tap
+ * reaches at most p columns past either side of its image), rows of wp = p + nb * sw floats.
+ * Image i's output column ox is then grid column i * sw + ox, so fewer grid columns are
+ * computed only to be dropped: p of every sw + the row's end, not 2p of every w + 2p. */
 typedef struct dgeom {
     int cin, cout, k, p, h, w, oh, ow, wp;
+    int nb, sw;      /* images side by side; columns from one image's start to the next's */
     ptrdiff_t ps;    /* padded plane: (h + 2p) * wp floats */
     ptrdiff_t ngrid; /* grid positions of the output: oh * wp */
     ptrdiff_t gs;    /* ngrid rounded up to whole microtiles (nr) and to 16 floats */
@@ -39,9 +44,11 @@ static int imin(int a, int b)
     return a < b ? a : b;
 }
 
-static dgeom dgeom_of(int cin, int cout, int h, int w, int k, int p, int nr)
+static dgeom dgeom_of(int cin, int cout, int h, int w, int k, int p, int nr, int nb)
 {
     dgeom d;
+    d.nb = nb;
+    d.sw = w + p;
     d.cin = cin;
     d.cout = cout;
     d.k = k;
@@ -50,7 +57,7 @@ static dgeom dgeom_of(int cin, int cout, int h, int w, int k, int p, int nr)
     d.w = w;
     d.oh = h + 2 * p - k + 1;
     d.ow = w + 2 * p - k + 1;
-    d.wp = w + 2 * p;
+    d.wp = p + nb * d.sw;
     d.ps = (ptrdiff_t)(h + 2 * p) * d.wp;
     d.ngrid = (ptrdiff_t)d.oh * d.wp;
     d.gs = round_up(round_up(d.ngrid, nr), 16);
@@ -65,16 +72,34 @@ static size_t bytes_of(ptrdiff_t floats)
     return (size_t)round_up(floats, 16) * sizeof(float); /* 64-byte multiples */
 }
 
-/* The forward-shaped pass of g, and its backward-data pass (dY in, dX out). */
-static dgeom forward_pass(const gn_gemm_kernels *kr, const gn_conv_geom *g)
+#define DIRECT_CHUNK_FLOATS (128 * 1024) /* padded in + grid out of the images side by side */
+
+/* Images side by side in a pass: as many as fit the chunk budget (at least one). */
+static int side_by_side(int cin, int cout, int h, int w, int k, int p)
 {
-    return dgeom_of(g->in_c, g->out_c, g->in_h, g->in_w, g->kernel, g->padding, kr->nr);
+    ptrdiff_t per = (ptrdiff_t)(w + p) * (cin * (h + 2 * p) + cout * (h + 2 * p - k + 1));
+    ptrdiff_t nb = DIRECT_CHUNK_FLOATS / (per > 0 ? per : 1);
+    return nb < 1 ? 1 : nb > 64 ? 64 : (int)nb;
+}
+
+/* The forward-shaped pass of g, and its backward-data pass (dY in, dX out); one image per
+ * row (nb = 1) for the weight gradient's geometry. */
+static dgeom pass_of(const gn_gemm_kernels *kr, int cin, int cout, int h, int w, int k, int p,
+                     int chunked)
+{
+    return dgeom_of(cin, cout, h, w, k, p, kr->nr,
+                    chunked ? side_by_side(cin, cout, h, w, k, p) : 1);
+}
+
+static dgeom forward_pass(const gn_gemm_kernels *kr, const gn_conv_geom *g, int chunked)
+{
+    return pass_of(kr, g->in_c, g->out_c, g->in_h, g->in_w, g->kernel, g->padding, chunked);
 }
 
 static dgeom backward_pass(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
-    return dgeom_of(g->out_c, g->in_c, g->out_h, g->out_w, g->kernel,
-                    g->kernel - 1 - g->padding, kr->nr);
+    return pass_of(kr, g->out_c, g->in_c, g->out_h, g->out_w, g->kernel,
+                   g->kernel - 1 - g->padding, 1);
 }
 
 int gn_direct_applies(const gn_conv_geom *g)
@@ -116,7 +141,7 @@ typedef struct wgeom {
 static wgeom wgeom_of(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
     wgeom w;
-    w.d = forward_pass(kr, g);
+    w.d = forward_pass(kr, g, 0);
     /* the last grid position reads pixel ps + k - 2, plus a whole NR of lanes */
     w.xstride = round_up(((ptrdiff_t)w.d.ps + w.d.k) * w.d.cin + kr->nr, 16);
     w.nb = (int)(WG_CHUNK_POSITIONS / w.d.ngrid > 1 ? WG_CHUNK_POSITIONS / w.d.ngrid : 1);
@@ -134,7 +159,7 @@ static ptrdiff_t wg_floats(const wgeom *w)
 
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
-    dgeom f = forward_pass(kr, g), b = backward_pass(kr, g);
+    dgeom f = forward_pass(kr, g, 1), b = backward_pass(kr, g);
     size_t fwd = pass_workspace(&f), bwd = pass_workspace(&b);
     wgeom wg = wgeom_of(kr, g);
     size_t wgt = bytes_of(wg_floats(&wg));
@@ -176,13 +201,13 @@ static void pack_weights(const gn_gemm_kernels *kr, const dgeom *d, const float 
     }
 }
 
-/* Copies image planes (cin x h x w) into the interior of a padded buffer whose border is
+/* Copies image planes (cin x h x w) into slot i of a padded buffer whose borders and gaps are
  * already zero. */
-static void fill_padded(const dgeom *d, const float *x, float *xpad)
+static void fill_padded(const dgeom *d, const float *x, int i, float *xpad)
 {
     for (int c = 0; c < d->cin; c++)
         for (int r = 0; r < d->h; r++)
-            memcpy(xpad + c * d->ps + (ptrdiff_t)(r + d->p) * d->wp + d->p,
+            memcpy(xpad + c * d->ps + (ptrdiff_t)(r + d->p) * d->wp + d->p + i * d->sw,
                    x + ((ptrdiff_t)c * d->h + r) * d->w, (size_t)d->w * sizeof(float));
 }
 
@@ -191,8 +216,10 @@ static void fill_padded(const dgeom *d, const float *x, float *xpad)
 typedef enum store_mode { STORE_COPY, STORE_ADD, STORE_FRESH } store_mode;
 
 /* y = conv (or as store says) for n images: x planes (cin x h x w) at image stride x_bs, y
- * planes (cout x oh x ow) at y_bs, weights packed by pack_weights. With plane_sums, each
- * image's output planes are summed by pk as soon as they are written (still in L1/L2). */
+ * planes (cout x oh x ow) at y_bs, weights packed by pack_weights; d->nb images at a time, side
+ * by side. With plane_sums, each image's output planes are summed by pk as soon as they are
+ * written (still in L1/L2). Every output is the same sum over K in the same order wherever
+ * its image sits, so the bits do not depend on nb. */
 static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const float *x,
                      ptrdiff_t x_bs, const float *w, int flipped, float *y, ptrdiff_t y_bs,
                      store_mode store, void *ws, const gn_plane_kernels *pk,
@@ -208,10 +235,17 @@ static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const flo
         int c = kk / taps, tap = kk % taps;
         boff[kk] = (int)(c * d->ps + (tap / d->k) * d->wp + tap % d->k);
     }
+    /* slots a short last chunk leaves unfilled keep an earlier image: their grid columns are
+     * dropped, and the gaps keep the used slots from reading them */
     memset(xpad, 0, (size_t)d->xsize * sizeof(float));
-    for (int b = 0; b < n; b++) {
-        fill_padded(d, x + b * x_bs, xpad);
-        for (ptrdiff_t q0 = 0; q0 < d->gs; q0 += kr->nr) {
+    for (int b0 = 0; b0 < n; b0 += d->nb) {
+        int nb = imin(d->nb, n - b0);
+        for (int i = 0; i < nb; i++)
+            fill_padded(d, x + (b0 + i) * x_bs, i, xpad);
+        /* grid columns past the last used slot are not needed */
+        ptrdiff_t used = d->ngrid - (ptrdiff_t)(d->nb - nb) * d->sw;
+        ptrdiff_t gend = round_up(used, kr->nr) < d->gs ? round_up(used, kr->nr) : d->gs;
+        for (ptrdiff_t q0 = 0; q0 < gend; q0 += kr->nr) {
             const float *ap = apack;
             for (int t = 0, m0 = 0; t < tiles; t++) {
                 int mr = tile_rows(d->cout, m0, tiles - t);
@@ -221,25 +255,28 @@ static void run_pass(const gn_gemm_kernels *kr, const dgeom *d, int n, const flo
                 m0 += mr;
             }
         }
-        float *yb = y + b * y_bs;
-        for (int o = 0; o < d->cout; o++)
-            for (int r = 0; r < d->oh; r++) {
-                float *dst = yb + ((ptrdiff_t)o * d->oh + r) * d->ow;
-                const float *src = grid + o * d->gs + (ptrdiff_t)r * d->wp;
-                if (store == STORE_ADD)
-                    for (int j = 0; j < d->ow; j++)
-                        dst[j] += src[j];
-                else if (store == STORE_FRESH)
-                    for (int j = 0; j < d->ow; j++)
-                        dst[j] = 0.0f + src[j];
-                else
-                    memcpy(dst, src, (size_t)d->ow * sizeof(float));
+        for (int i = 0; i < nb; i++) {
+            int b = b0 + i;
+            float *yb = y + b * y_bs;
+            for (int o = 0; o < d->cout; o++)
+                for (int r = 0; r < d->oh; r++) {
+                    float *dst = yb + ((ptrdiff_t)o * d->oh + r) * d->ow;
+                    const float *src = grid + o * d->gs + (ptrdiff_t)r * d->wp + i * d->sw;
+                    if (store == STORE_ADD)
+                        for (int j = 0; j < d->ow; j++)
+                            dst[j] += src[j];
+                    else if (store == STORE_FRESH)
+                        for (int j = 0; j < d->ow; j++)
+                            dst[j] = 0.0f + src[j];
+                    else
+                        memcpy(dst, src, (size_t)d->ow * sizeof(float));
+                }
+            for (int o = 0; plane_sums && o < d->cout; o++) {
+                const float *plane = yb + (ptrdiff_t)o * d->oh * d->ow;
+                double *at = plane_sums + ((ptrdiff_t)b * d->cout + o) * 2;
+                at[0] = at[1] = 0.0;
+                pk->sums(plane, plane, (size_t)d->oh * d->ow, &at[0], &at[1]);
             }
-        for (int o = 0; plane_sums && o < d->cout; o++) {
-            const float *plane = yb + (ptrdiff_t)o * d->oh * d->ow;
-            double *at = plane_sums + ((ptrdiff_t)b * d->cout + o) * 2;
-            at[0] = at[1] = 0.0;
-            pk->sums(plane, plane, (size_t)d->oh * d->ow, &at[0], &at[1]);
         }
     }
 }
@@ -248,7 +285,7 @@ void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, 
                        const float *w, float *y, void *ws, const gn_plane_kernels *pk,
                        double *plane_sums)
 {
-    dgeom d = forward_pass(kr, g);
+    dgeom d = forward_pass(kr, g, 1);
     run_pass(kr, &d, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, w, 0, y,
              (ptrdiff_t)g->out_c * g->out_h * g->out_w, STORE_COPY, ws, pk, plane_sums);
 }
