@@ -124,16 +124,18 @@ static size_t pass_workspace(const dgeom *d)
 
 /* Weight gradient by the otile microkernel, in the layout that makes it a GEMM with no im2col:
  * acc[o][(ky, kx, c)] (cout x taps * cin) += dY[o][q] * xT[(q + ky * wp + kx) * cin + c] over
- * grid positions q of a chunk of images. xT is the padded input in pixel-major (channels
- * innermost) order, so for fixed ky the k * cin columns (kx, c) of a grid position are one
- * contiguous run, a B row read in place at xT + ky * wp * cin + q * cin. A is dY on the grid
- * (zero in the dropped columns), packed into microtile panels: a transpose of cout x ngrid
- * floats per image, against cout * ngrid * cin * k * k MACs. */
+ * the output pixels q = oy * wp + ox (ox < ow) of a chunk of images. xT is the padded input in
+ * pixel-major (channels innermost) order, so for fixed ky the k * cin columns (kx, c) of a
+ * pixel are one contiguous run, a B row read in place at xT + ky * wp * cin + q * cin; the
+ * reduction lists only real output pixels (an offset each), none of the grid's dropped
+ * columns. A is dY packed into microtile panels: a transpose of cout x oh * ow floats per
+ * image, against cout * oh * ow * cin * k * k MACs. */
 typedef struct wgeom {
     dgeom d;
     ptrdiff_t xstride; /* floats of one image's xT, with the slack the last rows read past */
     int nb;            /* images per chunk */
-    int kmax;          /* grid positions of a chunk: nb * ngrid */
+    int pixels;        /* output pixels of an image: oh * ow */
+    int kmax;          /* output pixels of a chunk: nb * pixels */
 } wgeom;
 
 #define WG_CHUNK_POSITIONS 1024 /* K of one chunk: dY panels of a microtile row stay in L2 */
@@ -144,8 +146,9 @@ static wgeom wgeom_of(const gn_gemm_kernels *kr, const gn_conv_geom *g)
     w.d = forward_pass(kr, g, 0);
     /* the last grid position reads pixel ps + k - 2, plus a whole NR of lanes */
     w.xstride = round_up(((ptrdiff_t)w.d.ps + w.d.k) * w.d.cin + kr->nr, 16);
-    w.nb = (int)(WG_CHUNK_POSITIONS / w.d.ngrid > 1 ? WG_CHUNK_POSITIONS / w.d.ngrid : 1);
-    w.kmax = (int)(w.nb * w.d.ngrid);
+    w.pixels = w.d.oh * w.d.ow;
+    w.nb = WG_CHUNK_POSITIONS / w.pixels > 1 ? WG_CHUNK_POSITIONS / w.pixels : 1;
+    w.kmax = w.nb * w.pixels;
     return w;
 }
 
@@ -313,12 +316,13 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
     memset(acc, 0, (size_t)ncols * cout * sizeof(float));
     /* borders and slack of every xT stay zero; only interiors are rewritten */
     memset(xt, 0, (size_t)(wg.xstride * wg.nb) * sizeof(float));
-    for (int t = 0; t < wg.nb; t++)
-        for (ptrdiff_t q = 0; q < d->ngrid; q++)
-            boff[t * d->ngrid + q] = (int)(t * wg.xstride + q * cin);
+    for (int t = 0, kk = 0; t < wg.nb; t++)
+        for (int oy = 0; oy < d->oh; oy++)
+            for (int ox = 0; ox < d->ow; ox++)
+                boff[kk++] = (int)(t * wg.xstride + ((ptrdiff_t)oy * d->wp + ox) * cin);
     ptrdiff_t x_bs = (ptrdiff_t)cin * d->h * d->w, dy_bs = (ptrdiff_t)cout * d->oh * d->ow;
     for (int b0 = 0; b0 < n; b0 += wg.nb) {
-        int nb = imin(wg.nb, n - b0), K = (int)(nb * d->ngrid);
+        int nb = imin(wg.nb, n - b0), K = nb * wg.pixels;
         for (int t = 0; t < nb; t++) {
             const float *xb = x + (b0 + t) * x_bs;
             float *xtb = xt + t * wg.xstride;
@@ -327,20 +331,14 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
                 kr->transpose(cin, d->w, xb + (ptrdiff_t)r * d->w, (ptrdiff_t)d->h * d->w,
                               xtb + ((ptrdiff_t)(r + d->p) * d->wp + d->p) * cin, cin);
         }
-        /* dY panels: microtile rows m0.., element (kk, i) at [kk * mr + i], kk = (image, q) */
+        /* dY panels: microtile rows m0.., element (kk, i) at [kk * mr + i], kk = (image,
+         * pixel): each image's planes transposed whole */
         float *ap = apack;
         for (int tile = 0, m0 = 0; tile < tiles; tile++) {
             int mr = tile_rows(cout, m0, tiles - tile);
-            for (int t = 0; t < nb; t++) {
-                const float *src = dy + (b0 + t) * dy_bs + (ptrdiff_t)m0 * d->oh * d->ow;
-                float *dst = ap + (ptrdiff_t)t * d->ngrid * mr;
-                for (int oy = 0; oy < d->oh; oy++, dst += (ptrdiff_t)d->wp * mr) {
-                    kr->transpose(mr, d->ow, src + (ptrdiff_t)oy * d->ow,
-                                  (ptrdiff_t)d->oh * d->ow, dst, mr);
-                    memset(dst + (ptrdiff_t)d->ow * mr, 0,
-                           (size_t)(d->wp - d->ow) * mr * sizeof(float));
-                }
-            }
+            for (int t = 0; t < nb; t++)
+                kr->transpose(mr, wg.pixels, dy + (b0 + t) * dy_bs + (ptrdiff_t)m0 * wg.pixels,
+                              wg.pixels, ap + (ptrdiff_t)t * wg.pixels * mr, mr);
             ap += (ptrdiff_t)mr * K;
             m0 += mr;
         }
