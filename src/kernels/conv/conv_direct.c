@@ -2,17 +2,17 @@
  * convs of 64 channels or fewer, where every im2col element would feed only cout MACs and
  * packing it costs as much as the arithmetic.
  *
- * Each image is copied once into a zero-padded buffer, rows of wp = w + 2p floats. An output
- * pixel (oy, ox) is computed at grid position q = oy * wp + ox, and tap (ky, kx) of input
- * channel c is then the same padded buffer read at q + c * ps + ky * wp + kx: for a run of
- * consecutive q, a contiguous vector. So the forward pass is a GEMM whose B panel rows are
- * read in place (the otile microkernel with an offset per row of K) over all oy * wp grid
- * positions; the k - 1 grid columns per row past ox = ow - 1 are computed and dropped when the
- * result is copied out. Stride-1 backward data is the same pass over dY with the flipped,
- * transposed weights and padding k - 1 - p. The weight gradient is a GEMM on the same
- * microkernel with the grid positions as its reduction: dY on the grid (zeros in the dropped
- * columns) packed as A, the padded input transposed to channels-innermost pixels as B, read in
- * place (see gn_direct_backward_weight). */
+ * Images are copied once into a zero-padded buffer, several side by side (dgeom), rows of wp
+ * floats. An output pixel is computed at grid position q = oy * wp + (its image's column
+ * offset) + ox, and tap (ky, kx) of input channel c is then the same padded buffer read at
+ * q + c * ps + ky * wp + kx: for a run of consecutive q, a contiguous vector. So the forward
+ * pass is a GEMM whose B panel rows are read in place (the otile microkernel with an offset
+ * per row of K) over all oh * wp grid positions; the grid columns that fall on the gaps
+ * between images are computed and dropped when the result is copied out. Stride-1 backward
+ * data is the same pass over dY with the flipped, transposed weights and padding k - 1 - p.
+ * The weight gradient is a GEMM on the same microkernel with the output pixels as its
+ * reduction: dY packed as A, the padded input of one image per row transposed to
+ * channels-innermost pixels as B, read in place (see gn_direct_backward_weight). */
 #include "kernels/conv/conv_internal.h"
 
 #include <string.h>
