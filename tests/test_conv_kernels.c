@@ -273,8 +273,9 @@ static void test_network_shapes(gn_rng *rng)
             run_case(rng, &cases[i], n);
     }
     CHECK_MSG(direct >= 9, "only %d network shapes take the direct path", direct);
-    /* a longer batch through the direct path (its buffers are reused image after image): the
-     * ResNet-56 stage-1 case, ninth from the end */
+    /* a longer batch through the direct path (its buffers are reused chunk after chunk, the
+     * last one short: 4 images side by side, then 3): the ResNet-56 stage-1 case, ninth from
+     * the end */
     run_case(rng, &cases[sizeof(cases) / sizeof(cases[0]) - 9], 7);
 }
 

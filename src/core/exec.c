@@ -107,16 +107,21 @@ static int conv_feeding(const gn_model *m, int j)
     return p;
 }
 
-/* n x channels x 2 doubles per such pair, and per BN folded into an add (the gradient sums
- * the add takes for it in backward, gn_layer_io.bn_grad_sums), in one block. */
+/* Per-plane sums for BN node j's input: n x channels x 2 doubles. */
+static size_t bn_sums_doubles(const gn_exec *exec, int j)
+{
+    return (size_t)exec->n * (size_t)exec->shapes[exec->model->nodes[j].inputs[0]].c * 2;
+}
+
+/* The plane sums of every such pair, and per BN folded into an add the gradient sums the add
+ * takes for it in backward (gn_layer_io.bn_grad_sums), in one block. */
 static gn_status find_plane_sums(gn_exec *exec)
 {
     gn_model *m = exec->model;
     size_t total = 0;
     for (int j = 0; j < m->num_nodes; j++) {
-        size_t per = (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
-        total += conv_feeding(m, j) >= 0 ? per : 0;
-        total += is_folded_bn(exec, j) ? per : 0;
+        size_t blocks = (size_t)(conv_feeding(m, j) >= 0) + (size_t)is_folded_bn(exec, j);
+        total += blocks ? blocks * bn_sums_doubles(exec, j) : 0;
     }
     if (total == 0)
         return GN_OK;
@@ -130,13 +135,13 @@ static gn_status find_plane_sums(gn_exec *exec)
         if (p < 0)
             continue;
         exec->plane_sums[p] = exec->plane_sums[j] = at;
-        at += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+        at += bn_sums_doubles(exec, j);
     }
     for (int j = 0; j < m->num_nodes; j++) {
         if (!is_folded_bn(exec, j))
             continue;
         exec->bn_grad_sums[j] = exec->bn_grad_sums[exec->bn_fold[j]] = at;
-        at += (size_t)exec->n * (size_t)exec->shapes[m->nodes[j].inputs[0]].c * 2;
+        at += bn_sums_doubles(exec, j);
     }
     return GN_OK;
 }

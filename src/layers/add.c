@@ -112,7 +112,7 @@ static void add_bn_backward_planes(gn_layer_io *io, int64_t begin, int64_t end)
     int k = io->bn_input;
     for (int64_t i = begin; i < end; i++) {
         add_backward_range(io, i * plane, (i + 1) * plane);
-        if (!io->bn_grad_sums || !io->dx[k])
+        if (!io->bn_grad_sums)
             continue;
         double *at = io->bn_grad_sums + 2 * i;
         at[0] = at[1] = 0.0;
