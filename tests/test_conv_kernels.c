@@ -237,8 +237,7 @@ static void test_network_shapes(gn_rng *rng)
         {3, 16, 32, 32, 3, 1, 1, 1},   /* RGB stem */
         {1, 8, 28, 28, 3, 1, 1, 1},    /* grey stem: the depthwise path, multiplier 8 */
         {1, 33, 9, 7, 3, 1, 1, 1},     /* multiplier beyond one multiplier block */
-        {16, 32, 16, 16, 3, 2, 1, 1},  /* ResNet downsampling: col2im */
-        {33, 8, 14, 14, 3, 2, 1, 1},   /* col2im with several row and column blocks */
+        {80, 8, 14, 14, 3, 2, 1, 1},   /* strided, > 64 channels: col2im, several row blocks */
         {32, 32, 8, 8, 3, 1, 1, 1},    /* ResNet 3x3 */
         {33, 20, 28, 28, 3, 1, 1, 1},  /* im2col blocks split along pixels */
         {64, 64, 2, 2, 3, 1, 1, 1},    /* VGG's last stage: weight gradient by GEMM */
@@ -264,19 +263,33 @@ static void test_network_shapes(gn_rng *rng)
         {9, 3, 4, 4, 2, 1, 0, 1},      /* even kernel, no padding */
         {5, 16, 9, 11, 3, 1, 1, 1},    /* weight gradient: 15 columns, a narrow masked tile */
         {16, 14, 10, 10, 3, 1, 1, 1},  /* weight gradient: 14 rows, a narrow 16-column tile */
+        /* the direct path at stride s: phase planes forward, dX phases backward */
+        {16, 32, 28, 28, 3, 2, 1, 1},  /* ResNet-56 downsampling on Fashion-MNIST */
+        {32, 64, 14, 14, 3, 2, 1, 1},  /* ... and into its third stage (7x7 out) */
+        {16, 32, 16, 16, 3, 2, 1, 1},  /* ResNet downsampling, CIFAR's second stage */
+        {3, 16, 32, 32, 3, 2, 1, 1},   /* strided RGB stem */
+        {33, 8, 15, 14, 3, 2, 1, 1},   /* odd rows: the last input row feeds no output */
+        {6, 9, 13, 10, 7, 2, 3, 1},    /* 7x7 stride 2 */
+        {9, 5, 11, 12, 5, 3, 2, 1},    /* stride 3 */
+        {5, 7, 9, 11, 2, 3, 1, 1},     /* stride 3 > kernel 2: a dX phase no tap reaches */
+        {4, 6, 2, 2, 3, 2, 1, 1},      /* 2x2 in, 1x1 out */
     };
-    int direct = 0;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int direct = 0, strided = 0;
+    size_t ncases = sizeof(cases) / sizeof(cases[0]);
+    for (size_t i = 0; i < ncases; i++) {
         gn_conv_geom g = geometry(&cases[i]);
         direct += gn_direct_applies(&g);
+        strided += gn_direct_applies(&g) && g.stride > 1;
         for (int n = 1; n <= 3; n += 2)
             run_case(rng, &cases[i], n);
     }
-    CHECK_MSG(direct >= 9, "only %d network shapes take the direct path", direct);
-    /* a longer batch through the direct path (its buffers are reused chunk after chunk, the
-     * last one short: 4 images side by side, then 3): the ResNet-56 stage-1 case, ninth from
-     * the end */
-    run_case(rng, &cases[sizeof(cases) / sizeof(cases[0]) - 9], 7);
+    CHECK_MSG(direct >= 18, "only %d network shapes take the direct path", direct);
+    CHECK_MSG(strided >= 9, "only %d strided network shapes take the direct path", strided);
+    /* longer batches through the direct path (its buffers are reused chunk after chunk, the
+     * last one short: 4 images side by side then 3, and 6 then 1): the ResNet-56 stage-1 case,
+     * eighteenth from the end, and its first downsampling, ninth from the end */
+    run_case(rng, &cases[ncases - 18], 7);
+    run_case(rng, &cases[ncases - 9], 7);
 }
 
 static void test_random_geometries(gn_rng *rng)

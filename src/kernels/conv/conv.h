@@ -7,11 +7,14 @@
  * Paths, chosen from the geometry:
  *   groups == in_c (depthwise, any channel multiplier out_c / in_c): direct vectorised loops over
  *       zero-padded, stride-deinterleaved copies of each plane; no GEMM.
- *   dense, stride 1, kernel > 1, <= 64 channels in and out, planes of moderate size (the
- *       narrow ResNet/VGG 3x3 layers; conv_direct.c): direct, im2col-free. Each image is copied
- *       once into a zero-padded buffer whose taps are shifted contiguous rows, so forward and
- *       backward data run a GEMM microkernel reading B in place, and the weight gradient a
- *       dot-product kernel per tap; packing im2col would cost as much as these layers' MACs.
+ *   dense, <= 64 channels in and out, planes of moderate size, stride 1 with kernel > 1 or
+ *       stride 2-4 with any kernel (the narrow ResNet/VGG 3x3 layers, their downsampling 3x3
+ *       and 1x1 convs; conv_direct.c): direct, im2col-free. Each image is copied once into a
+ *       zero-padded buffer (strided: split into phase planes) whose taps are shifted
+ *       contiguous rows, so forward and backward data (strided: phase by phase of dX) run a
+ *       GEMM microkernel reading B in place, and the weight gradient the same microkernel
+ *       over a pixel-major copy of the input; packing im2col would cost as much as these
+ *       layers' MACs.
  *   everything else (dense or grouped, any kernel, stride, padding): GEMM per group with the
  *       batch slice as the N dimension, so small images still make wide products:
  *       forward        Y = W * im2col(X), im2col done while packing (never materialised);
