@@ -98,20 +98,26 @@ static void check_count(const gn_plane_kernels *k, const char *isa, size_t n, gn
     CHECK_MSG(a1 == a2 && b1 == b2, "%s sums n=%zu: %.17g %.17g, want %.17g %.17g", isa, n, a2,
               b2, a1, b1);
 
-    /* relu_sums: the mask in place, then the sums of the masked gradient */
+    /* relu_sums: the sums of the gradient masked where the forward's fused ReLU output
+     * (affine with floor 0, by this ISA's kernel) is positive; nothing stored */
+    for (size_t i = 0; i < MAXN + 8; i++)
+        out[i] = SENTINEL;
+    k->affine(x + off, out + off, n, 1.375f, -0.0625f, 0.0f);
     memcpy(g2, g, sizeof(g));
-    for (size_t i = 0; i < n; i++)
+    int passed = 0;
+    for (size_t i = 0; i < n; i++) {
         g2[off + i] = out[off + i] > 0.0f ? g[off + i] : 0.0f;
+        passed += out[off + i] > 0.0f;
+    }
+    CHECK_MSG(n < 16 || (passed > 0 && passed < (int)n), "%s relu_sums n=%zu: a one-sided mask",
+              isa, n);
     a1 = b1 = a2 = b2 = 0.0;
     ref_sums(g2 + off, x + off, n, &a1, &b1);
     memcpy(got, g, sizeof(g));
-    k->relu_sums(out + off, got + off, x + off, n, &a2, &b2);
-    CHECK_MSG(a1 == a2 && b1 == b2, "%s relu_sums n=%zu: sums differ", isa, n);
-    /* +0 and -0 both count as a masked zero */
-    int bad = 0;
-    for (size_t i = 0; i < MAXN + 8; i++)
-        bad += !(got[i] == g2[i]);
-    CHECK_MSG(bad == 0, "%s relu_sums n=%zu: %d masked values differ", isa, n, bad);
+    k->relu_sums(x + off, 1.375f, -0.0625f, got + off, n, &a2, &b2);
+    CHECK_MSG(a1 == a2 && b1 == b2, "%s relu_sums n=%zu: %.17g %.17g, want %.17g %.17g", isa,
+              n, a2, b2, a1, b1);
+    CHECK_MSG(same_bits(got, g, MAXN + 8), "%s relu_sums n=%zu: wrote its input", isa, n);
 
     for (int relu = 0; relu < 2; relu++) {
         float floor = relu ? 0.0f : -INFINITY;
@@ -146,6 +152,20 @@ static void check_count(const gn_plane_kernels *k, const char *isa, size_t n, gn
     ref_bn_dx(x + off, g + off, want + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f);
     k->bn_dx(x + off, g + off, got + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f, 1);
     CHECK_MSG(same_bits(want, got, MAXN + 8), "%s bn_dx fresh n=%zu", isa, n);
+    /* bn_relu_dx: bn_dx of the gradient relu_sums masked (g2), accumulating and fresh */
+    for (int fresh = 0; fresh < 2; fresh++) {
+        memcpy(want, y, sizeof(y));
+        memcpy(got, y, sizeof(y));
+        if (fresh) {
+            memset(want + off, 0, n * sizeof(float));
+            for (size_t i = 0; i < n; i++)
+                got[off + i] = NAN;
+        }
+        ref_bn_dx(x + off, g2 + off, want + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f);
+        k->bn_relu_dx(x + off, g + off, got + off, n, 0.125f, 1.75f, 0.625f, -0.03125f, 0.2f,
+                      1.375f, -0.0625f, fresh);
+        CHECK_MSG(same_bits(want, got, MAXN + 8), "%s bn_relu_dx n=%zu fresh=%d", isa, n, fresh);
+    }
 }
 
 int main(void)

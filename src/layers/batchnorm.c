@@ -29,6 +29,20 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
     return 4 * (size_t)in[0].c; /* batch mean, inverse std; scale, shift for a fused add */
 }
 
+/* Asks for the lines of the plane at p (count floats) ahead of its pass: one channel's planes
+ * lie a whole image apart, each in pages of its own, where the hardware's stream prefetch
+ * has to start over. */
+static void prefetch_plane(const float *p, size_t count)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    for (size_t i = 0; i < count; i += 16)
+        __builtin_prefetch(p + i);
+#else
+    (void)p;
+    (void)count;
+#endif
+}
+
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
  * exact enough for activations of any sensible scale). The per-plane sums come from the conv
  * that wrote x when it computed them (io->plane_sums), else from a pass over x here; both add
@@ -110,7 +124,7 @@ static void batchnorm_forward(gn_layer_io *io)
  *   dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M). */
 static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t end)
 {
-    const float *gamma = io->params[0]->data;
+    const float *gamma = io->params[0]->data, *beta = io->params[1]->data;
     float *dgamma = io->params[0]->grad, *dbeta = io->params[1]->grad;
     size_t plane = (size_t)io->out.h * io->out.w;
     int channels = io->out.c;
@@ -118,16 +132,24 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
     const gn_plane_kernels *pk = gn_plane_kernels_for(io->ctx->isa);
     for (int c = (int)first; c < (int)end; c++) {
         float mean = io->saved[c], invstd = io->saved[channels + c];
+        /* the forward's scale and shift (the same floats): a fused ReLU passes the gradient
+         * where x * scale + shift > 0, so its mask comes from x, not from a read of y, and
+         * the masked gradient is never stored */
+        float scale = gamma[c] * invstd;
+        float shift = beta[c] - mean * scale;
+        int relu = io->fused_relu && !io->bn_grad_sums;
         double sum_dy = 0.0, sum_dy_x = 0.0;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
-            /* the gradient reaching a fused ReLU's output passes where that output is
-             * positive; the buffer belongs to this backward alone, so it is masked in place */
+            if (!io->bn_grad_sums && b + 1 < io->n) {
+                prefetch_plane(io->x[0] + at + (size_t)channels * plane, plane);
+                prefetch_plane(io->dy + at + (size_t)channels * plane, plane);
+            }
             if (io->bn_grad_sums) { /* the add took them (layer.h) */
                 sum_dy += io->bn_grad_sums[((size_t)b * channels + c) * 2];
                 sum_dy_x += io->bn_grad_sums[((size_t)b * channels + c) * 2 + 1];
-            } else if (io->fused_relu)
-                pk->relu_sums(io->y + at, (float *)io->dy + at, io->x[0] + at, plane, &sum_dy,
+            } else if (relu)
+                pk->relu_sums(io->x[0] + at, scale, shift, io->dy + at, plane, &sum_dy,
                               &sum_dy_x);
             else
                 pk->sums(io->dy + at, io->x[0] + at, plane, &sum_dy, &sum_dy_x);
@@ -142,8 +164,16 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         float mean_dy_xhat = (float)sum_dy_xhat / count;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
-            pk->bn_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd, k,
-                      mean_dy, mean_dy_xhat, io->dx_fresh[0]);
+            if (b + 1 < io->n) {
+                prefetch_plane(io->x[0] + at + (size_t)channels * plane, plane);
+                prefetch_plane(io->dy + at + (size_t)channels * plane, plane);
+            }
+            if (relu)
+                pk->bn_relu_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd,
+                               k, mean_dy, mean_dy_xhat, scale, shift, io->dx_fresh[0]);
+            else
+                pk->bn_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd, k,
+                          mean_dy, mean_dy_xhat, io->dx_fresh[0]);
         }
     }
 }

@@ -15,9 +15,11 @@ typedef struct gn_plane_kernels {
      * 16 in 16 float lanes (lane l takes i % 16 == l), the rest in double, then the lanes in
      * order 0..15 in double. */
     void (*sums)(const float *x, const float *y, size_t count, double *sum_x, double *sum_xy);
-    /* Sets g[i] = 0 where out[i] <= 0 (a fused ReLU's gradient), then sums(g, x). */
-    void (*relu_sums)(const float *out, float *g, const float *x, size_t count, double *sum_g,
-                      double *sum_gx);
+    /* sums(g', x) with g'[i] = g[i] where x[i] * scale + shift > 0 (a multiply, then an add:
+     * affine's value before a fused ReLU's floor, so g' is the gradient that ReLU passes back
+     * to the batch norm), else 0. Nothing is stored. */
+    void (*relu_sums)(const float *x, float scale, float shift, const float *g, size_t count,
+                      double *sum_g, double *sum_gx);
     /* y[i] = max(x[i] * scale + shift, floor) (a multiply, then an add). */
     void (*affine)(const float *x, float *y, size_t count, float scale, float shift,
                    float floor);
@@ -30,6 +32,10 @@ typedef struct gn_plane_kernels {
      * bits of accumulating into a zeroed buffer, without the pass that zeroes it). */
     void (*bn_dx)(const float *x, const float *g, float *dx, size_t count, float mean,
                   float invstd, float k, float mean_g, float mean_gxhat, int fresh);
+    /* bn_dx with relu_sums' g' (from scale and shift) in place of g. */
+    void (*bn_relu_dx)(const float *x, const float *g, float *dx, size_t count, float mean,
+                       float invstd, float k, float mean_g, float mean_gxhat, float scale,
+                       float shift, int fresh);
 } gn_plane_kernels;
 
 /* The kernels for isa (the portable ones when this build has none for it). */
