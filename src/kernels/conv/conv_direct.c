@@ -254,6 +254,18 @@ static size_t pass_workspace(const dplan *pl)
            bytes_of(d->xsize) + bytes_of((ptrdiff_t)d->cout * d->gs);
 }
 
+/* Asks for count floats at p to be brought into the caches. */
+static void prefetch_floats(const float *p, ptrdiff_t count)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    for (ptrdiff_t i = 0; i < count; i += 16)
+        __builtin_prefetch(p + i);
+#else
+    (void)p;
+    (void)count;
+#endif
+}
+
 /* Weight gradient by the otile microkernel, in the layout that makes it a GEMM with no im2col:
  * acc[o][(ky, kx, c)] (cout x taps * cin) += dY[o][q] * xT[(s * oy + ky) * wp + s * ox + kx) *
  * cin + c] over the output pixels (oy, ox) of a chunk of images. xT is the padded input (rows
@@ -528,6 +540,18 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
             ap += (ptrdiff_t)mr * K;
             m0 += mr;
         }
+        /* the next chunk's images are brought from memory into L2 while this one computes,
+         * a share before every microkernel call (spread out, so the requests never pile up) */
+        const float *pre[2] = {NULL, NULL};
+        ptrdiff_t pre_left[2] = {0, 0}, share = 0;
+        if (b0 + nb < n) {
+            int nn = imin(wg.nb, n - b0 - nb);
+            pre[0] = x + (b0 + nb) * x_bs, pre_left[0] = nn * x_bs;
+            pre[1] = dy + (b0 + nb) * dy_bs, pre_left[1] = nn * dy_bs;
+            ptrdiff_t calls = (ptrdiff_t)((K + kr->kc - 1) / kr->kc) * tiles * k *
+                              ((run + kr->nr - 1) / kr->nr);
+            share = round_up((pre_left[0] + pre_left[1]) / calls + 1, 16);
+        }
         /* K blocks keep a panel block in L1 while every B column tile reads it */
         for (int k0 = 0; k0 < K; k0 += kr->kc) {
             int kb = imin(kr->kc, K - k0);
@@ -535,10 +559,18 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
             for (int tile = 0, m0 = 0; tile < tiles; tile++) {
                 int mr = tile_rows(cout, m0, tiles - tile);
                 for (int ky = 0; ky < k; ky++)
-                    for (int j0 = 0; j0 < run; j0 += kr->nr)
+                    for (int j0 = 0; j0 < run; j0 += kr->nr) {
+                        int which = pre_left[0] > 0 ? 0 : 1;
+                        if (pre_left[which] > 0) {
+                            ptrdiff_t len = share < pre_left[which] ? share : pre_left[which];
+                            prefetch_floats(pre[which], len);
+                            pre[which] += len;
+                            pre_left[which] -= len;
+                        }
                         kr->otile(mr, imin(kr->nr, run - j0), kb, ap + (ptrdiff_t)k0 * mr,
                                   xt + (ptrdiff_t)ky * d->wp * cin + j0, boff + k0,
                                   acc + (ptrdiff_t)m0 * ncols + ky * run + j0, ncols, 1.0f);
+                    }
                 ap += (ptrdiff_t)mr * K;
                 m0 += mr;
             }
