@@ -94,8 +94,8 @@ static size_t bytes_of(ptrdiff_t floats)
     return (size_t)round_up(floats, 16) * sizeof(float); /* 64-byte multiples */
 }
 
-/* boff and widx of phase f's taps (either may be NULL); returns the largest offset of a tap
- * inside its buffer plane. Taps run channel by channel, then in kernel order. */
+/* boff and widx of phase f's taps (both NULL: neither is written); returns the largest offset
+ * of a tap inside its buffer plane. Taps run channel by channel, then in kernel order. */
 static ptrdiff_t phase_taps(const dplan *pl, int f, int *boff, int *widx)
 {
     const dgeom *d = &pl->d;
