@@ -29,20 +29,6 @@ static size_t batchnorm_saved(const gn_node *node, int n, const gn_shape *in,
     return 4 * (size_t)in[0].c; /* batch mean, inverse std; scale, shift for a fused add */
 }
 
-/* Asks for the lines of the plane at p (count floats) ahead of its pass: one channel's planes
- * lie a whole image apart, each in pages of its own, where the hardware's stream prefetch
- * has to start over. */
-static void prefetch_plane(const float *p, size_t count)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    for (size_t i = 0; i < count; i += 16)
-        __builtin_prefetch(p + i);
-#else
-    (void)p;
-    (void)count;
-#endif
-}
-
 /* Mean and biased variance of channel c over the batch (E[x^2] - E[x]^2 from sums in double,
  * exact enough for activations of any sensible scale). The per-plane sums come from the conv
  * that wrote x when it computed them (io->plane_sums), else from a pass over x here; both add
@@ -141,9 +127,11 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         double sum_dy = 0.0, sum_dy_x = 0.0;
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
+            /* one channel's planes lie a whole image apart, each in pages of its own, where
+             * the hardware's stream prefetch starts over: ask for the next image's first */
             if (!io->bn_grad_sums && b + 1 < io->n) {
-                prefetch_plane(io->x[0] + at + (size_t)channels * plane, plane);
-                prefetch_plane(io->dy + at + (size_t)channels * plane, plane);
+                gn_prefetch_floats(io->x[0] + at + (size_t)channels * plane, plane);
+                gn_prefetch_floats(io->dy + at + (size_t)channels * plane, plane);
             }
             if (io->bn_grad_sums) { /* the add took them (layer.h) */
                 sum_dy += io->bn_grad_sums[((size_t)b * channels + c) * 2];
@@ -165,8 +153,8 @@ static void batchnorm_backward_channels(gn_layer_io *io, int64_t first, int64_t 
         for (int b = 0; b < io->n; b++) {
             size_t at = ((size_t)b * channels + c) * plane;
             if (b + 1 < io->n) {
-                prefetch_plane(io->x[0] + at + (size_t)channels * plane, plane);
-                prefetch_plane(io->dy + at + (size_t)channels * plane, plane);
+                gn_prefetch_floats(io->x[0] + at + (size_t)channels * plane, plane);
+                gn_prefetch_floats(io->dy + at + (size_t)channels * plane, plane);
             }
             if (relu)
                 pk->bn_relu_dx(io->x[0] + at, io->dy + at, io->dx[0] + at, plane, mean, invstd,

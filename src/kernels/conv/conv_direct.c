@@ -52,11 +52,11 @@ typedef struct dgeom {
 /* One phase of a pass: K taps (0: none, its outputs are zeros) over oh grid rows, of which
  * ow columns per image slot are kept; grid element (g, col) of an image is element
  * (ry0 + g * rs, cx0 + col * cs) of that image's output planes. A strided backward pass's
- * phase is the dX phase (fu, fv), its taps nj x nl per dY channel, its first grid element
- * the phase's element (a_lo, b_lo). */
+ * phase is the dX phase (fu, fv), its taps (j, l) per dY channel (l fastest, nl of them),
+ * its first grid element the phase's element (a_lo, b_lo). */
 typedef struct dphase {
     int K, oh, ow, ry0, rs, cx0, cs;
-    int fu, fv, a_lo, b_lo, nj, nl;
+    int fu, fv, a_lo, b_lo, nl;
 } dphase;
 
 #define DIRECT_MAX_PHASES (DIRECT_MAX_STRIDE * DIRECT_MAX_STRIDE)
@@ -132,16 +132,15 @@ static ptrdiff_t phase_taps(const dplan *pl, int f, int *boff, int *widx)
 #define DIRECT_CHUNK_FLOATS (128 * 1024) /* padded in + grid out of the images side by side */
 
 /* Sizes the buffer once its planes, rows, slot width and phases are set: images side by side
- * (as many as fit the chunk budget, at least one, when chunked; one otherwise), tail zero
- * columns after the last slot. */
-static void finish_plan(dplan *pl, const gn_gemm_kernels *kr, int chunked, int tail)
+ * (as many as fit the chunk budget, at least one), tail zero columns after the last slot. */
+static void finish_plan(dplan *pl, const gn_gemm_kernels *kr, int tail)
 {
     dgeom *d = &pl->d;
     int gh = 0;
     for (int f = 0; f < pl->nph; f++)
         gh = imax(gh, pl->ph[f].oh);
     ptrdiff_t per = (ptrdiff_t)d->sw * ((ptrdiff_t)d->planes * d->hb + (ptrdiff_t)d->cout * gh);
-    ptrdiff_t nb = chunked ? DIRECT_CHUNK_FLOATS / (per > 0 ? per : 1) : 1;
+    ptrdiff_t nb = DIRECT_CHUNK_FLOATS / (per > 0 ? per : 1);
     d->nb = nb < 1 ? 1 : nb > 64 ? 64 : (int)nb;
     d->wp = d->nb * d->sw + tail;
     d->ps = (ptrdiff_t)d->hb * d->wp;
@@ -156,8 +155,8 @@ static void finish_plan(dplan *pl, const gn_gemm_kernels *kr, int chunked, int t
     d->xsize = round_up((ptrdiff_t)(d->planes - 1) * d->ps + (last > d->ps ? last : d->ps), 16);
 }
 
-/* The forward pass of g; chunked: images side by side, else one per row. */
-static dplan forward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g, int chunked)
+/* The forward pass of g. */
+static dplan forward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
     dplan pl;
     memset(&pl, 0, sizeof pl);
@@ -174,7 +173,7 @@ static dplan forward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g, int 
     pl.Ktot = pl.ostride = g->in_c * k * k;
     dphase *ph = &pl.ph[0];
     ph->K = pl.Ktot, ph->oh = g->out_h, ph->ow = g->out_w, ph->rs = ph->cs = 1;
-    finish_plan(&pl, kr, chunked, s == 1 ? p : 0);
+    finish_plan(&pl, kr, s == 1 ? p : 0);
     return pl;
 }
 
@@ -200,7 +199,7 @@ static dplan backward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g)
         pl.nph = 1;
         dphase *ph = &pl.ph[0];
         ph->K = pl.Ktot, ph->oh = g->in_h, ph->ow = g->in_w, ph->rs = ph->cs = 1;
-        finish_plan(&pl, kr, 1, q);
+        finish_plan(&pl, kr, q);
         return pl;
     }
     int J = (k - 1) / s, amax = 0, bmax = 0;
@@ -211,11 +210,11 @@ static dplan backward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g)
         dphase *ph = &pl.ph[f];
         int a_hi, b_hi;
         ph->fu = f / s, ph->fv = f % s;
-        ph->nj = ph->fu < k ? (k - 1 - ph->fu) / s + 1 : 0;
+        int nj = ph->fu < k ? (k - 1 - ph->fu) / s + 1 : 0;
         ph->nl = ph->fv < k ? (k - 1 - ph->fv) / s + 1 : 0;
         gn_dw_phase_range(ph->fu, s, p, g->in_h, g->in_h + 2 * p, &ph->a_lo, &a_hi);
         gn_dw_phase_range(ph->fv, s, p, g->in_w, g->in_w + 2 * p, &ph->b_lo, &b_hi);
-        ph->K = g->out_c * ph->nj * ph->nl;
+        ph->K = g->out_c * nj * ph->nl;
         ph->oh = a_hi - ph->a_lo, ph->ow = b_hi - ph->b_lo;
         ph->ry0 = s * ph->a_lo + ph->fu - p, ph->rs = s;
         ph->cx0 = s * ph->b_lo + ph->fv - p, ph->cs = s;
@@ -225,7 +224,7 @@ static dplan backward_plan(const gn_gemm_kernels *kr, const gn_conv_geom *g)
      * the next image starts */
     d->hb = imax(amax, g->out_h) + J;
     d->sw = imax(bmax, g->out_w + J);
-    finish_plan(&pl, kr, 1, J);
+    finish_plan(&pl, kr, J);
     return pl;
 }
 
@@ -254,21 +253,9 @@ static size_t pass_workspace(const dplan *pl)
            bytes_of(d->xsize) + bytes_of((ptrdiff_t)d->cout * d->gs);
 }
 
-/* Asks for count floats at p to be brought into the caches. */
-static void prefetch_floats(const float *p, ptrdiff_t count)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    for (ptrdiff_t i = 0; i < count; i += 16)
-        __builtin_prefetch(p + i);
-#else
-    (void)p;
-    (void)count;
-#endif
-}
-
 /* Weight gradient by the otile microkernel, in the layout that makes it a GEMM with no im2col:
- * acc[o][(ky, kx, c)] (cout x taps * cin) += dY[o][q] * xT[(s * oy + ky) * wp + s * ox + kx) *
- * cin + c] over the output pixels (oy, ox) of a chunk of images. xT is the padded input (rows
+ * acc[o][(ky, kx, c)] (cout x taps * cin) += dY[o][q] * xT[((s * oy + ky) * wp + s * ox + kx)
+ * * cin + c] over the output pixels (oy, ox) of a chunk of images. xT is the padded input (rows
  * of wp = w + 2p pixels) in pixel-major (channels innermost) order, so for fixed ky the k * cin
  * columns (kx, c) of an output pixel are one contiguous run, a B row read in place at xT +
  * ky * wp * cin + boff, with one offset per real output pixel (the reduction lists no
@@ -309,7 +296,7 @@ static ptrdiff_t wg_floats(const wgeom *w)
 
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g)
 {
-    dplan f = forward_plan(kr, g, 1), b = backward_plan(kr, g);
+    dplan f = forward_plan(kr, g), b = backward_plan(kr, g);
     size_t fwd = pass_workspace(&f), bwd = pass_workspace(&b);
     wgeom wg = wgeom_of(kr, g);
     size_t wgt = bytes_of(wg_floats(&wg));
@@ -485,7 +472,7 @@ void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, 
                        const float *w, float *y, void *ws, const gn_plane_kernels *pk,
                        double *plane_sums)
 {
-    dplan pl = forward_plan(kr, g, 1);
+    dplan pl = forward_plan(kr, g);
     run_pass(kr, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, w, y,
              (ptrdiff_t)g->out_c * g->out_h * g->out_w, STORE_COPY, ws, pk, plane_sums);
 }
@@ -563,7 +550,7 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
                         int which = pre_left[0] > 0 ? 0 : 1;
                         if (pre_left[which] > 0) {
                             ptrdiff_t len = share < pre_left[which] ? share : pre_left[which];
-                            prefetch_floats(pre[which], len);
+                            gn_prefetch_floats(pre[which], len);
                             pre[which] += len;
                             pre_left[which] -= len;
                         }
