@@ -142,8 +142,51 @@ static int plane_sums_match(gn_isa isa, const gn_conv_geom *g, int n, const floa
     return 1;
 }
 
+/* Forward and weight gradient reading x through a BN's scale and shift (gn_conv_xform) give
+ * the bits of the same operations on the BN's output computed first by the plane kernel's
+ * affine, with a ReLU floor and without. */
+static int xform_matches(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t, void *ws,
+                         gn_rng *rng)
+{
+    const gn_plane_kernels *pk = gn_plane_kernels_for(isa);
+    size_t plane = (size_t)g->in_h * g->in_w;
+    float *scale = random_floats(rng, (size_t)g->in_c), *shift = random_floats(rng, (size_t)g->in_c);
+    float *xa = malloc((t->nx ? t->nx : 1) * sizeof(float));
+    float *y = malloc((t->ny ? t->ny : 1) * sizeof(float));
+    float *y_want = malloc((t->ny ? t->ny : 1) * sizeof(float));
+    float *dw = malloc(t->nw * sizeof(float)), *dw_want = malloc(t->nw * sizeof(float));
+    int ok = 1;
+    for (int relu = 0; relu < 2; relu++) {
+        gn_conv_xform xf = {scale, shift, relu ? 0.0f : -INFINITY};
+        for (int b = 0; b < n; b++)
+            for (int c = 0; c < g->in_c; c++) {
+                size_t at = ((size_t)b * g->in_c + c) * plane;
+                pk->affine(t->x + at, xa + at, plane, scale[c], shift[c], xf.floor);
+            }
+        gn_conv2d_forward(isa, g, n, xa, t->w, NULL, y_want, ws, NULL);
+        for (size_t i = 0; i < t->ny; i++)
+            y[i] = NAN;
+        gn_conv2d_forward_xf(isa, g, n, t->x, &xf, t->w, NULL, y, ws, NULL);
+        ok &= memcmp(y, y_want, t->ny * sizeof(float)) == 0;
+        memcpy(dw_want, t->dw0, t->nw * sizeof(float));
+        gn_conv2d_backward_weight(isa, g, n, xa, t->dy, dw_want, NULL, ws);
+        memcpy(dw, t->dw0, t->nw * sizeof(float));
+        gn_conv2d_backward_weight_xf(isa, g, n, t->x, &xf, t->dy, dw, NULL, ws);
+        ok &= memcmp(dw, dw_want, t->nw * sizeof(float)) == 0;
+        if (!ok) {
+            fprintf(stderr, "input transform (relu %d) differs from transforming first, isa %s\n",
+                    relu, gn_isa_name(isa));
+            break;
+        }
+    }
+    float *all[] = {scale, shift, xa, y, y_want, dw, dw_want};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(all[i]);
+    return ok;
+}
+
 /* Returns 0 when all three operations match on this ISA. */
-static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t)
+static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t, gn_rng *rng)
 {
     int cin_g = g->in_c / g->groups, cout_g = g->out_c / g->groups, kk = g->kernel * g->kernel;
     void *block;
@@ -197,6 +240,8 @@ static int check_isa(gn_isa isa, const gn_conv_geom *g, int n, const tensors *t)
     ok &= close_enough(dw, t->dw_ref, t->nw, pixels, "backward weight (no bias)", isa, g, n);
     free(dw);
     free(db);
+    if (gn_conv2d_takes_xform(g))
+        ok &= xform_matches(isa, g, n, t, ws, rng);
     free(block);
     /* the bitwise comparisons above print but do not count; every failure counts here */
     CHECK_MSG(ok, "%s: in %dx%dx%d out %dx%dx%d k %d s %d p %d groups %d n %d failed",
@@ -221,7 +266,7 @@ static int run_case(gn_rng *rng, const conv_case *c, int n)
     int failed = 0;
     for (int isa = 0; isa < GN_ISA_COUNT; isa++)
         if (isa_runs((gn_isa)isa))
-            failed |= check_isa((gn_isa)isa, &g, n, &t);
+            failed |= check_isa((gn_isa)isa, &g, n, &t, rng);
     free_tensors(&t);
     return failed;
 }
@@ -274,17 +319,19 @@ static void test_network_shapes(gn_rng *rng)
         {5, 7, 9, 11, 2, 3, 1, 1},     /* stride 3 > kernel 2: a dX phase no tap reaches */
         {4, 6, 2, 2, 3, 2, 1, 1},      /* 2x2 in, 1x1 out */
     };
-    int direct = 0, strided = 0;
+    int direct = 0, strided = 0, xform = 0;
     size_t ncases = sizeof(cases) / sizeof(cases[0]);
     for (size_t i = 0; i < ncases; i++) {
         gn_conv_geom g = geometry(&cases[i]);
         direct += gn_direct_applies(&g);
         strided += gn_direct_applies(&g) && g.stride > 1;
+        xform += gn_conv2d_takes_xform(&g);
         for (int n = 1; n <= 3; n += 2)
             run_case(rng, &cases[i], n);
     }
     CHECK_MSG(direct >= 18, "only %d network shapes take the direct path", direct);
     CHECK_MSG(strided >= 9, "only %d strided network shapes take the direct path", strided);
+    CHECK_MSG(xform >= 9, "only %d network shapes read their input through a BN", xform);
     /* longer batches through the direct path (its buffers are reused chunk after chunk, the
      * last one short: 4 images side by side then 3, and 6 then 1): the ResNet-56 stage-1 case,
      * eighteenth from the end, and its first downsampling, ninth from the end */

@@ -2,8 +2,10 @@
 #include "core/exec.h"
 #include "core/arena.h"
 #include "layers/layer.h"
+#include "kernels/plane/plane.h"
 
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 static size_t value_bytes(const gn_exec *exec, int v)
@@ -91,6 +93,45 @@ static void find_bn_folds(gn_exec *exec)
 static int is_folded_bn(const gn_exec *exec, int i)
 {
     return exec->bn_fold[i] >= 0 && exec->model->nodes[i].op == GN_OP_BATCHNORM;
+}
+
+/* Training: a BN, with its fused ReLU or without, whose output only one conv reads, a conv
+ * that can apply the BN's scale and shift (and the ReLU's floor) as it copies its input in
+ * (gn_conv2d_node_takes_xform: ResNet's first conv of a block, VGG's convs). The BN computes
+ * only its statistics; its output is never written, read or kept (gn_layer_io.bn_into_conv).
+ * Its backward needs only its input; the conv's input gradient is unchanged. */
+static void find_bn_into_conv(gn_exec *exec)
+{
+    const gn_model *m = exec->model;
+    for (int i = 0; i < m->num_nodes; i++)
+        exec->bn_conv[i] = -1;
+    if (!exec->training)
+        return;
+    for (int j = 0; j < m->num_nodes; j++) {
+        const gn_node *conv = &m->nodes[j];
+        if (conv->op != GN_OP_CONV2D)
+            continue;
+        int v = conv->inputs[0], p = m->values[v].producer;
+        if (p < 0 || v == m->output || readers_of(m, v, p) != 1)
+            continue;
+        int bn = m->nodes[p].op == GN_OP_RELU ? exec->fused_relu[p] : p;
+        if (bn < 0 || m->nodes[bn].op != GN_OP_BATCHNORM || exec->bn_fold[bn] >= 0)
+            continue;
+        if (bn == p && exec->fused_relu[bn] >= 0)
+            continue; /* the conv reads the BN's output, but a ReLU reads it too */
+        if (m->values[m->nodes[bn].output].producer != bn || m->nodes[bn].output == m->output)
+            continue;
+        if (!gn_conv2d_node_takes_xform(conv, &exec->shapes[v], &exec->shapes[conv->output]))
+            continue;
+        exec->bn_conv[bn] = j;
+        exec->bn_conv[j] = bn;
+    }
+}
+
+/* Node i is a BN whose output its conv computes as it reads it. */
+static int is_conv_folded_bn(const gn_exec *exec, int i)
+{
+    return exec->bn_conv[i] >= 0 && exec->model->nodes[i].op == GN_OP_BATCHNORM;
 }
 
 /* Training: a conv whose output only a BN reads hands that BN its output planes' sums
@@ -207,7 +248,9 @@ static gn_status plan_arena(gn_exec *exec)
         if (i < values) {
             int v = i + 1, p = m->values[v].producer;
             /* a fused ReLU's is its producer's; a folded BN's is never written */
-            r->size = is_fused_relu(exec, p) || is_folded_bn(exec, p) ? 0 : value_bytes(exec, v);
+            r->size = is_fused_relu(exec, p) || is_folded_bn(exec, p) || is_conv_folded_bn(exec, p)
+                          ? 0
+                          : value_bytes(exec, v);
         } else if (i < 2 * values) {
             int v = i - values + 1, p = m->values[v].producer;
             int fused_out = exec->fused_relu[p] >= 0 && m->nodes[p].op != GN_OP_RELU;
@@ -251,7 +294,7 @@ static gn_status plan_arena(gn_exec *exec)
             exec->saved[i - 2 * values] = req[i].size ? at : NULL;
     }
     for (int j = 0; j < m->num_nodes && st == GN_OK; j++)
-        if (is_folded_bn(exec, j))
+        if (is_folded_bn(exec, j) || is_conv_folded_bn(exec, j))
             exec->act[m->nodes[j].output] = NULL;
     for (int j = 0; j < m->num_nodes && st == GN_OK; j++) {
         if (!is_fused_relu(exec, j))
@@ -293,17 +336,20 @@ gn_status gn_exec_create(gn_model *m, int n, int h, int w, int training, gn_exec
     exec->last_use = gn_alloc(ctx, values * sizeof(int));
     exec->fused_relu = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
     exec->bn_fold = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
+    exec->bn_conv = gn_alloc(ctx, (size_t)m->num_nodes * sizeof(int) + 1);
     for (int v = 0; exec->last_use && v < m->num_values; v++)
         exec->last_use[v] = last_use(m, v);
-    if (exec->last_use && exec->fused_relu && exec->bn_fold) {
-        find_fusions(exec);
-        find_bn_folds(exec);
-    }
     int ok = exec->shapes && exec->act && exec->last_use && exec->fused_relu && exec->bn_fold &&
+             exec->bn_conv &&
              (!training || (exec->grad && exec->saved && exec->plane_sums && exec->bn_grad_sums));
     gn_status st = ok ? GN_OK : gn_fail(ctx, GN_ERR_NOMEM, "out of memory for an execution");
     if (st == GN_OK)
         st = gn_graph_infer_shapes(m, h, w, exec->shapes);
+    if (st == GN_OK) { /* find_bn_into_conv needs the shapes */
+        find_fusions(exec);
+        find_bn_folds(exec);
+        find_bn_into_conv(exec);
+    }
     /* Guard the batch multiplication value_bytes does, before any buffer is sized by it. */
     for (int v = 0; v < m->num_values && st == GN_OK; v++) {
         size_t bytes;
@@ -339,6 +385,7 @@ void gn_exec_free(gn_exec *exec)
     gn_free(ctx, exec->last_use);
     gn_free(ctx, exec->fused_relu);
     gn_free(ctx, exec->bn_fold);
+    gn_free(ctx, exec->bn_conv);
     gn_free(ctx, exec);
 }
 
@@ -366,7 +413,14 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
     io->fused_relu = relu >= 0;
     io->scratch = exec->scratch;
     io->scratch_stride = exec->scratch_stride;
-    if (is_folded_bn(exec, index)) {
+    if (is_conv_folded_bn(exec, index)) {
+        io->bn_into_conv = 1;
+    } else if (node->op == GN_OP_CONV2D && exec->bn_conv[index] >= 0) {
+        int bn = exec->bn_conv[index];
+        io->x[0] = exec->act[m->nodes[bn].inputs[0]];
+        io->conv_x_affine = exec->saved[bn] + 2 * (size_t)io->in[0].c;
+        io->conv_x_floor = exec->fused_relu[bn] >= 0 ? 0.0f : -INFINITY;
+    } else if (is_folded_bn(exec, index)) {
         io->bn_into_add = 1;
     } else if (node->op == GN_OP_ADD && exec->bn_fold[index] >= 0) {
         int k = exec->bn_fold[index], bn = m->values[node->inputs[k]].producer;
@@ -462,4 +516,28 @@ gn_status gn_exec_backward(gn_exec *exec, const float *dlogits)
 const float *gn_exec_output(const gn_exec *exec)
 {
     return exec->act[exec->model->output];
+}
+
+const float *gn_exec_value(const gn_exec *exec, int v, float *buf)
+{
+    const gn_model *m = exec->model;
+    if (exec->act[v])
+        return exec->act[v];
+    int p = m->values[v].producer;
+    int bn = p >= 0 && m->nodes[p].op == GN_OP_RELU ? exec->fused_relu[p] : p;
+    if (!buf || bn < 0 || m->nodes[bn].op != GN_OP_BATCHNORM || !exec->saved ||
+        !exec->saved[bn])
+        return NULL;
+    gn_shape s = exec->shapes[v];
+    size_t plane = (size_t)s.h * s.w;
+    const float *x = exec->act[m->nodes[bn].inputs[0]];
+    const float *scale = exec->saved[bn] + 2 * (size_t)s.c, *shift = scale + s.c;
+    float floor = exec->fused_relu[bn] >= 0 ? 0.0f : -INFINITY;
+    const gn_plane_kernels *pk = gn_plane_kernels_for(m->ctx->isa);
+    for (int b = 0; b < exec->n; b++)
+        for (int c = 0; c < s.c; c++) {
+            size_t at = ((size_t)b * s.c + c) * plane;
+            pk->affine(x + at, buf + at, plane, scale[c], shift[c], floor);
+        }
+    return buf;
 }

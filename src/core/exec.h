@@ -18,7 +18,12 @@ struct gn_exec {
     int *bn_fold;         /* per node, training only: for a BN whose only reader is an add
                              that applies its scale and shift (gn_layer_io.bn_into_add), that
                              add's index; for that add, which input (0 or 1); else -1  */
-    float **act;          /* per value; act[0] is the caller's input         */
+    int *bn_conv;         /* per node, training only: for a BN (with or without its fused
+                             ReLU) whose only reader is a conv that applies its scale and
+                             shift as it reads (gn_layer_io.bn_into_conv), that conv's
+                             index; for that conv, the BN's; else -1                   */
+    float **act;          /* per value; act[0] is the caller's input; NULL for the output
+                             of a BN folded into its reader (gn_exec_value gives it)    */
     float **grad;         /* per value, training only                        */
     float **saved;        /* per node, training only                         */
     double **plane_sums;  /* per node, training only: a conv whose only reader is a BN, and
@@ -43,5 +48,10 @@ gn_status gn_exec_forward(gn_exec *exec, const float *input);
 gn_status gn_exec_backward(gn_exec *exec, const float *dlogits);
 /* The output value after a forward pass (n x num_classes). */
 const float *gn_exec_output(const gn_exec *exec);
+/* Value v of the last forward pass: act[v], or, for the output of a BN folded into its reader
+ * (never stored), that output computed into buf (n x its shape floats) from the BN's input and
+ * saved scale and shift, the bits the BN would have written. NULL when v is neither (or buf
+ * is NULL). */
+const float *gn_exec_value(const gn_exec *exec, int v, float *buf);
 
 #endif

@@ -85,7 +85,7 @@ static void batchnorm_forward_channels(gn_layer_io *io, int64_t first, int64_t e
         }
         float scale = gamma[c] * invstd;
         float shift = beta[c] - mean * scale;
-        if (io->bn_into_add) { /* the add applies them (layer.h) */
+        if (io->bn_into_add || io->bn_into_conv) { /* the reader applies them (layer.h) */
             io->saved[2 * channels + c] = scale;
             io->saved[3 * channels + c] = shift;
             continue;

@@ -64,6 +64,12 @@ typedef struct conv_job {
     int backward;
 } conv_job;
 
+int gn_conv2d_node_takes_xform(const gn_node *node, const gn_shape *in, const gn_shape *out)
+{
+    gn_conv_geom g = conv_geometry(node, in, out);
+    return gn_conv2d_takes_xform(&g);
+}
+
 static void conv_slice(void *arg, int64_t begin, int64_t end)
 {
     conv_job *job = arg;
@@ -79,11 +85,20 @@ static void conv_slice(void *arg, int64_t begin, int64_t end)
         char *ws = io->scratch + (size_t)t * io->scratch_stride;
         const float *bias = io->node->attr.conv.bias ? io->params[1]->data : NULL;
         const float *x = io->x[0] + (size_t)first * in_image;
+        /* a BN's scale and shift applied as x is read (layer.h, bn_into_conv) */
+        gn_conv_xform xform = {NULL, NULL, 0.0f};
+        const gn_conv_xform *xf = NULL;
+        if (io->conv_x_affine) {
+            xform.scale = io->conv_x_affine;
+            xform.shift = io->conv_x_affine + g->in_c;
+            xform.floor = io->conv_x_floor;
+            xf = &xform;
+        }
         if (!job->backward) {
-            gn_conv2d_forward(isa, g, last - first, x, io->params[0]->data, bias,
-                              io->y + (size_t)first * out_image, ws,
-                              io->plane_sums ? io->plane_sums + (size_t)first * g->out_c * 2
-                                             : NULL);
+            gn_conv2d_forward_xf(isa, g, last - first, x, xf, io->params[0]->data, bias,
+                                 io->y + (size_t)first * out_image, ws,
+                                 io->plane_sums ? io->plane_sums + (size_t)first * g->out_c * 2
+                                                : NULL);
             continue;
         }
         const float *dy = io->dy + (size_t)first * out_image;
@@ -98,7 +113,7 @@ static void conv_slice(void *arg, int64_t begin, int64_t end)
             db = bias ? dw + weight_count(io->node) : NULL;
             memset(dw, 0, (weight_count(io->node) + (bias ? g->out_c : 0)) * sizeof(float));
         }
-        gn_conv2d_backward_weight(isa, g, last - first, x, dy, dw, db, ws);
+        gn_conv2d_backward_weight_xf(isa, g, last - first, x, xf, dy, dw, db, ws);
     }
 }
 

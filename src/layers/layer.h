@@ -37,6 +37,17 @@ typedef struct gn_layer_io {
      * by the add as it writes that gradient (in cache); the BN adds them up instead of a pass
      * of its own, the same bits (plane.h: a call adds its total to the sums)               */
     double *bn_grad_sums;
+    /* training, a BN (and its fused ReLU) whose only reader is a convolution that takes a
+     * gn_conv_xform (the direct path at stride 1: a ResNet block's first BN, VGG's BNs), and
+     * that conv: the BN computes its statistics but not its output and leaves each channel's
+     * scale and shift in its saved state as for bn_into_add; the conv reads the BN's input as
+     * x[0] and applies them (and the ReLU's floor) as it copies its input in, in forward and
+     * for the weight gradient, the bits of the BN's own pass. The BN's output is never written,
+     * read or kept: a write and a read of a whole activation fewer, and its memory.
+     * bn_into_conv: BN side; conv_x_affine set: conv side.                                 */
+    int bn_into_conv;
+    const float *conv_x_affine; /* conv side: the BN's scale[c], then shift[c]; NULL: none  */
+    float conv_x_floor;         /* conv side: 0 with the BN's fused ReLU, else -INFINITY     */
     /* backward only */
     const float *dy;        /* gradient of the loss w.r.t. y                              */
     float *dx[2];           /* gradients w.r.t. inputs, accumulated (+=); NULL = not needed */
@@ -80,6 +91,10 @@ extern const gn_layer_kind gn_layer_channel_scale;
 extern const gn_layer_kind gn_layer_concat;
 
 const gn_layer_kind *gn_layer_kind_of(gn_op op);
+
+/* A conv2d node of these shapes can read its input through a BN's scale and shift
+ * (gn_layer_io.bn_into_conv). */
+int gn_conv2d_node_takes_xform(const gn_node *node, const gn_shape *in, const gn_shape *out);
 
 /* Runs fn(io, begin, end) over [0, count) split in contiguous ranges across the context's
  * threads. Layers use it where every index is independent, so results do not depend on the

@@ -51,7 +51,12 @@ static gn_status dump_activation_inputs(gn_model *m, gn_exec *exec, const float 
         int64_t shape[4] = {exec->n, s.c, s.h, s.w};
         char path[4096];
         snprintf(path, sizeof(path), "%s/step%d_act%d.npy", dir, step, j++);
-        st = gn_npy_write(ctx, path, exec->act[node->inputs[0]], 4, shape);
+        size_t count = (size_t)exec->n * s.c * s.h * s.w;
+        float *buf = exec->act[node->inputs[0]] ? NULL : malloc(count * sizeof(float));
+        const float *value = gn_exec_value(exec, node->inputs[0], buf);
+        st = value ? gn_npy_write(ctx, path, value, 4, shape)
+                   : gn_fail(ctx, GN_ERR_ARGUMENT, "activation %d is not available", j - 1);
+        free(buf);
     }
     for (int i = 0; i < m->num_params; i++)
         if (keep && keep[i]) {

@@ -173,8 +173,20 @@ static void sum_planes(const gn_plane_kernels *pk, const gn_conv_geom *g, int n,
     }
 }
 
+int gn_conv2d_takes_xform(const gn_conv_geom *g)
+{
+    return !is_depthwise(g) && gn_direct_applies(g) && g->stride == 1;
+}
+
 void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x, const float *w,
                        const float *bias, float *y, void *ws, double *plane_sums)
+{
+    gn_conv2d_forward_xf(isa, g, n, x, NULL, w, bias, y, ws, plane_sums);
+}
+
+void gn_conv2d_forward_xf(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
+                          const gn_conv_xform *xf, const float *w, const float *bias, float *y,
+                          void *ws, double *plane_sums)
 {
     if (n <= 0)
         return;
@@ -185,7 +197,7 @@ void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
     if (depthwise)
         gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws); /* adds the bias itself */
     else if (direct)
-        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, w, y, ws, pk, in_pass);
+        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, xf, w, y, ws, pk, in_pass);
     else
         forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
     if (bias && !depthwise)
@@ -383,12 +395,20 @@ static void backward_bias(const gn_conv_geom *g, int n, const float *dy, float *
 void gn_conv2d_backward_weight(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
                                const float *dy, float *dw, float *dbias, void *ws)
 {
+    gn_conv2d_backward_weight_xf(isa, g, n, x, NULL, dy, dw, dbias, ws);
+}
+
+void gn_conv2d_backward_weight_xf(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
+                                  const gn_conv_xform *xf, const float *dy, float *dw,
+                                  float *dbias, void *ws)
+{
     if (n <= 0)
         return;
     if (is_depthwise(g))
         gn_dw_backward_weight(dw_kernels_for(isa), g, n, x, dy, dw, ws);
     else if (gn_direct_applies(g))
-        gn_direct_backward_weight(gn_gemm_kernels_for(isa), g, n, x, dy, dw, ws);
+        gn_direct_backward_weight(gn_gemm_kernels_for(isa), g, n, x, xf, dy, dw, ws,
+                                  gn_plane_kernels_for(isa));
     else if (weight_gradient_by_gemm(gn_gemm_kernels_for(isa), g))
         backward_weight_gemm(gn_gemm_kernels_for(isa), g, n, x, dy, dw, ws);
     else if (is_pointwise(g))

@@ -44,6 +44,21 @@
 
 size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g);
 
+/* A per-channel transform of a convolution's input, applied as the input is read: the
+ * convolution sees max(x * scale[c] + shift[c], floor) for input channel c, with the
+ * operations of gn_plane_kernels' affine, so the results are the bits of running that affine
+ * over x first (a training BN, and its fused ReLU, whose only reader is this convolution:
+ * the BN's output is never written). Only convolutions for which gn_conv2d_takes_xform holds
+ * accept one. */
+typedef struct gn_conv_xform {
+    const float *scale, *shift;
+    float floor;
+} gn_conv_xform;
+
+/* The forward pass and the weight gradient of g can read their input through a gn_conv_xform
+ * (the direct path at stride 1). */
+int gn_conv2d_takes_xform(const gn_conv_geom *g);
+
 /* y = conv(x, w) (+ bias): y is overwritten (its old contents are never read); bias may be NULL.
  * plane_sums (NULL: none) receives, for image b and output channel c, at [(b * out_c + c) * 2],
  * the sum and the sum of squares of that output plane as gn_plane_kernels_for(isa)->sums
@@ -51,6 +66,10 @@ size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g);
  * them from each image's planes right after writing them, while they are still in cache. */
 void gn_conv2d_forward(gn_isa isa, const gn_conv_geom *g, int n, const float *x, const float *w,
                        const float *bias, float *y, void *ws, double *plane_sums);
+/* The same with x read through xf (NULL: as gn_conv2d_forward); needs gn_conv2d_takes_xform. */
+void gn_conv2d_forward_xf(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
+                          const gn_conv_xform *xf, const float *w, const float *bias, float *y,
+                          void *ws, double *plane_sums);
 
 /* dx += the gradient w.r.t. the input (accumulates, like gn_conv2d_backward_data_ref). fresh:
  * dx holds garbage and gets 0.0f + the gradient, the bits a zeroed dx would end with. */
@@ -61,5 +80,10 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
  * n images of the slice); dbias may be NULL. */
 void gn_conv2d_backward_weight(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
                                const float *dy, float *dw, float *dbias, void *ws);
+/* The same with x read through xf (NULL: as gn_conv2d_backward_weight); needs
+ * gn_conv2d_takes_xform. */
+void gn_conv2d_backward_weight_xf(gn_isa isa, const gn_conv_geom *g, int n, const float *x,
+                                  const gn_conv_xform *xf, const float *dy, float *dw,
+                                  float *dbias, void *ws);
 
 #endif

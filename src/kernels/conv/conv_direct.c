@@ -291,7 +291,8 @@ static ptrdiff_t wg_floats(const wgeom *w)
 {
     return round_up((ptrdiff_t)w->k * w->k * w->cin * w->cout, 16) /* acc */ +
            round_up(w->kmax, 16) /* int boff */ + w->xstride * w->nb /* xT */ +
-           round_up((ptrdiff_t)w->cout * w->kmax, 16) /* dY panels */;
+           round_up((ptrdiff_t)w->cout * w->kmax, 16) /* dY panels */ +
+           round_up((ptrdiff_t)w->cin * w->w, 16) /* one input row through an xform */;
 }
 
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g)
@@ -331,8 +332,10 @@ static void pack_weights(const gn_gemm_kernels *kr, int cout, int K, const float
     }
 }
 
-/* Copies image planes (cin x h x w) into slot i of the buffer, whose zeros are already there. */
-static void fill_padded(const dgeom *d, const float *x, int i, float *xpad)
+/* Copies image planes (cin x h x w) into slot i of the buffer, whose zeros are already there;
+ * through xf (stride 1 only; NULL: none) with pk's affine. */
+static void fill_padded(const dgeom *d, const float *x, int i, float *xpad,
+                        const gn_conv_xform *xf, const gn_plane_kernels *pk)
 {
     int s = d->s;
     for (int c = 0; c < d->cin; c++)
@@ -340,8 +343,11 @@ static void fill_padded(const dgeom *d, const float *x, int i, float *xpad)
             const float *src = x + ((ptrdiff_t)c * d->h + r) * d->w;
             int u = r + d->y0;
             if (s == 1) {
-                memcpy(xpad + c * d->ps + (ptrdiff_t)u * d->wp + i * d->sw + d->x0, src,
-                       (size_t)d->w * sizeof(float));
+                float *dst = xpad + c * d->ps + (ptrdiff_t)u * d->wp + i * d->sw + d->x0;
+                if (xf)
+                    pk->affine(src, dst, (size_t)d->w, xf->scale[c], xf->shift[c], xf->floor);
+                else
+                    memcpy(dst, src, (size_t)d->w * sizeof(float));
                 continue;
             }
             if (u % s >= d->k) /* no tap reads this row's phases (kernel < stride) */
@@ -396,8 +402,9 @@ static void store_row(float *dst, const float *src, int len, int cs, store_mode 
  * as soon as they are written (still in L1/L2). Every output is the same sum over K in the
  * same order wherever its image sits, so the bits do not depend on nb. */
 static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const float *x,
-                     ptrdiff_t x_bs, const float *w, float *y, ptrdiff_t y_bs, store_mode store,
-                     void *ws, const gn_plane_kernels *pk, double *plane_sums)
+                     ptrdiff_t x_bs, const gn_conv_xform *xf, const float *w, float *y,
+                     ptrdiff_t y_bs, store_mode store, void *ws, const gn_plane_kernels *pk,
+                     double *plane_sums)
 {
     const dgeom *d = &pl->d;
     int tiles = tile_count(kr, d->cout);
@@ -418,7 +425,7 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
     for (int b0 = 0; b0 < n; b0 += d->nb) {
         int nb = imin(d->nb, n - b0);
         for (int i = 0; i < nb; i++)
-            fill_padded(d, x + (b0 + i) * x_bs, i, xpad);
+            fill_padded(d, x + (b0 + i) * x_bs, i, xpad, xf, pk);
         for (int f = 0, k0 = 0; f < pl->nph; k0 += pl->ph[f].K, f++) {
             const dphase *ph = &pl->ph[f];
             if (ph->oh <= 0 || ph->ow <= 0 || (ph->K == 0 && store == STORE_ADD))
@@ -469,11 +476,11 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
 }
 
 void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
-                       const float *w, float *y, void *ws, const gn_plane_kernels *pk,
-                       double *plane_sums)
+                       const gn_conv_xform *xf, const float *w, float *y, void *ws,
+                       const gn_plane_kernels *pk, double *plane_sums)
 {
     dplan pl = forward_plan(kr, g);
-    run_pass(kr, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, w, y,
+    run_pass(kr, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, xf, w, y,
              (ptrdiff_t)g->out_c * g->out_h * g->out_w, STORE_COPY, ws, pk, plane_sums);
 }
 
@@ -481,13 +488,14 @@ void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, i
                              const float *dy, const float *w, float *dx, void *ws, int fresh)
 {
     dplan pl = backward_plan(kr, g);
-    run_pass(kr, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, w, dx,
+    run_pass(kr, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, NULL, w, dx,
              (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? STORE_FRESH : STORE_ADD, ws, NULL,
              NULL);
 }
 
 void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                               const float *x, const float *dy, float *dw, void *ws)
+                               const float *x, const gn_conv_xform *xf, const float *dy,
+                               float *dw, void *ws, const gn_plane_kernels *pk)
 {
     wgeom wg = wgeom_of(kr, g);
     const wgeom *d = &wg;
@@ -497,6 +505,7 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
     int *boff = (int *)(acc + round_up((ptrdiff_t)ncols * cout, 16));
     float *xt = (float *)boff + round_up(wg.kmax, 16);
     float *apack = xt + wg.xstride * wg.nb;
+    float *xrow = apack + round_up((ptrdiff_t)cout * wg.kmax, 16); /* cin x w, for xf */
     memset(acc, 0, (size_t)ncols * cout * sizeof(float));
     /* borders and slack of every xT stay zero; only interiors are rewritten */
     memset(xt, 0, (size_t)(wg.xstride * wg.nb) * sizeof(float));
@@ -511,10 +520,20 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
         for (int t = 0; t < nb; t++) {
             const float *xb = x + (b0 + t) * x_bs;
             float *xtb = xt + t * wg.xstride;
-            /* a row at a time: its w * cin floats stay in L1 while the planes stream in */
-            for (int r = 0; r < d->h; r++)
-                kr->transpose(cin, d->w, xb + (ptrdiff_t)r * d->w, (ptrdiff_t)d->h * d->w,
-                              xtb + ((ptrdiff_t)(r + d->p) * d->wp + d->p) * cin, cin);
+            /* a row at a time: its w * cin floats stay in L1 while the planes stream in
+             * (through xf: the row of every channel transformed, then transposed) */
+            for (int r = 0; r < d->h; r++) {
+                float *dst = xtb + ((ptrdiff_t)(r + d->p) * d->wp + d->p) * cin;
+                const float *src = xb + (ptrdiff_t)r * d->w;
+                if (!xf) {
+                    kr->transpose(cin, d->w, src, (ptrdiff_t)d->h * d->w, dst, cin);
+                    continue;
+                }
+                for (int c = 0; c < cin; c++)
+                    pk->affine(src + (ptrdiff_t)c * d->h * d->w, xrow + (ptrdiff_t)c * d->w,
+                               (size_t)d->w, xf->scale[c], xf->shift[c], xf->floor);
+                kr->transpose(cin, d->w, xrow, d->w, dst, cin);
+            }
         }
         /* dY panels: microtile rows m0.., element (kk, i) at [kk * mr + i], kk = (image,
          * pixel): each image's planes transposed whole */

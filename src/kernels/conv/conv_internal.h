@@ -61,14 +61,17 @@ gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp);
 
 int gn_direct_applies(const gn_conv_geom *g);
 size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
-/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums. */
+/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums; xf (NULL: none, else only
+ * at stride 1) applied with pk's affine as the input is copied in. */
 void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
-                       const float *w, float *y, void *ws, const gn_plane_kernels *pk,
-                       double *plane_sums);
+                       const gn_conv_xform *xf, const float *w, float *y, void *ws,
+                       const gn_plane_kernels *pk, double *plane_sums);
 void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
                              const float *dy, const float *w, float *dx, void *ws, int fresh);
+/* xf as gn_direct_forward's, with pk's affine (pk may be NULL when xf is). */
 void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                               const float *x, const float *dy, float *dw, void *ws);
+                               const float *x, const gn_conv_xform *xf, const float *dy,
+                               float *dw, void *ws, const gn_plane_kernels *pk);
 
 /* ---- depthwise ---- */
 
