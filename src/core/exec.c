@@ -95,6 +95,21 @@ static int is_folded_bn(const gn_exec *exec, int i)
     return exec->bn_fold[i] >= 0 && exec->model->nodes[i].op == GN_OP_BATCHNORM;
 }
 
+/* The BN that value v comes out of, directly or through the ReLU fused into it, or -1. */
+static int bn_behind(const gn_exec *exec, int v)
+{
+    const gn_model *m = exec->model;
+    int p = m->values[v].producer;
+    int bn = p >= 0 && m->nodes[p].op == GN_OP_RELU ? exec->fused_relu[p] : p;
+    return bn >= 0 && m->nodes[bn].op == GN_OP_BATCHNORM ? bn : -1;
+}
+
+/* The floor a BN's reader applies after its scale and shift: its fused ReLU's, or none. */
+static float bn_floor(const gn_exec *exec, int bn)
+{
+    return exec->fused_relu[bn] >= 0 ? 0.0f : -INFINITY;
+}
+
 /* Training: a BN, with its fused ReLU or without, whose output only one conv reads, a conv
  * that can apply the BN's scale and shift (and the ReLU's floor) as it copies its input in
  * (gn_conv2d_node_takes_xform: ResNet's first conv of a block, VGG's convs). The BN computes
@@ -111,17 +126,10 @@ static void find_bn_into_conv(gn_exec *exec)
         const gn_node *conv = &m->nodes[j];
         if (conv->op != GN_OP_CONV2D)
             continue;
-        int v = conv->inputs[0], p = m->values[v].producer;
-        if (p < 0 || v == m->output || readers_of(m, v, p) != 1)
-            continue;
-        int bn = m->nodes[p].op == GN_OP_RELU ? exec->fused_relu[p] : p;
-        if (bn < 0 || m->nodes[bn].op != GN_OP_BATCHNORM || exec->bn_fold[bn] >= 0)
-            continue;
-        if (bn == p && exec->fused_relu[bn] >= 0)
-            continue; /* the conv reads the BN's output, but a ReLU reads it too */
-        if (m->values[m->nodes[bn].output].producer != bn || m->nodes[bn].output == m->output)
-            continue;
-        if (!gn_conv2d_node_takes_xform(conv, &exec->shapes[v], &exec->shapes[conv->output]))
+        /* v is the BN's output or its fused ReLU's (whose only reader is that ReLU) */
+        int v = conv->inputs[0], p = m->values[v].producer, bn = bn_behind(exec, v);
+        if (bn < 0 || v == m->output || readers_of(m, v, p) != 1 ||
+            !gn_conv2d_node_takes_xform(conv, &exec->shapes[v], &exec->shapes[conv->output]))
             continue;
         exec->bn_conv[bn] = j;
         exec->bn_conv[j] = bn;
@@ -419,7 +427,7 @@ static void fill_io(gn_exec *exec, int index, gn_layer_io *io)
         int bn = exec->bn_conv[index];
         io->x[0] = exec->act[m->nodes[bn].inputs[0]];
         io->conv_x_affine = exec->saved[bn] + 2 * (size_t)io->in[0].c;
-        io->conv_x_floor = exec->fused_relu[bn] >= 0 ? 0.0f : -INFINITY;
+        io->conv_x_floor = bn_floor(exec, bn);
     } else if (is_folded_bn(exec, index)) {
         io->bn_into_add = 1;
     } else if (node->op == GN_OP_ADD && exec->bn_fold[index] >= 0) {
@@ -523,16 +531,14 @@ const float *gn_exec_value(const gn_exec *exec, int v, float *buf)
     const gn_model *m = exec->model;
     if (exec->act[v])
         return exec->act[v];
-    int p = m->values[v].producer;
-    int bn = p >= 0 && m->nodes[p].op == GN_OP_RELU ? exec->fused_relu[p] : p;
-    if (!buf || bn < 0 || m->nodes[bn].op != GN_OP_BATCHNORM || !exec->saved ||
-        !exec->saved[bn])
+    int bn = bn_behind(exec, v);
+    if (!buf || bn < 0 || !exec->saved || !exec->saved[bn])
         return NULL;
     gn_shape s = exec->shapes[v];
     size_t plane = (size_t)s.h * s.w;
     const float *x = exec->act[m->nodes[bn].inputs[0]];
     const float *scale = exec->saved[bn] + 2 * (size_t)s.c, *shift = scale + s.c;
-    float floor = exec->fused_relu[bn] >= 0 ? 0.0f : -INFINITY;
+    float floor = bn_floor(exec, bn);
     const gn_plane_kernels *pk = gn_plane_kernels_for(m->ctx->isa);
     for (int b = 0; b < exec->n; b++)
         for (int c = 0; c < s.c; c++) {

@@ -76,6 +76,15 @@ static void conv_slice(void *arg, int64_t begin, int64_t end)
     gn_layer_io *io = job->io;
     const gn_conv_geom *g = &job->g;
     gn_isa isa = io->ctx->isa;
+    /* a BN's scale and shift applied as x is read (layer.h, bn_into_conv) */
+    gn_conv_xform xform = {NULL, NULL, 0.0f};
+    const gn_conv_xform *xf = NULL;
+    if (io->conv_x_affine) {
+        xform.scale = io->conv_x_affine;
+        xform.shift = io->conv_x_affine + g->in_c;
+        xform.floor = io->conv_x_floor;
+        xf = &xform;
+    }
     for (int64_t t = begin; t < end; t++) {
         int first = (int)(io->n * t / job->threads), last = (int)(io->n * (t + 1) / job->threads);
         if (first == last)
@@ -85,15 +94,6 @@ static void conv_slice(void *arg, int64_t begin, int64_t end)
         char *ws = io->scratch + (size_t)t * io->scratch_stride;
         const float *bias = io->node->attr.conv.bias ? io->params[1]->data : NULL;
         const float *x = io->x[0] + (size_t)first * in_image;
-        /* a BN's scale and shift applied as x is read (layer.h, bn_into_conv) */
-        gn_conv_xform xform = {NULL, NULL, 0.0f};
-        const gn_conv_xform *xf = NULL;
-        if (io->conv_x_affine) {
-            xform.scale = io->conv_x_affine;
-            xform.shift = io->conv_x_affine + g->in_c;
-            xform.floor = io->conv_x_floor;
-            xf = &xform;
-        }
         if (!job->backward) {
             gn_conv2d_forward_xf(isa, g, last - first, x, xf, io->params[0]->data, bias,
                                  io->y + (size_t)first * out_image, ws,
