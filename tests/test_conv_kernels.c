@@ -318,25 +318,36 @@ static void test_network_shapes(gn_rng *rng)
         {9, 5, 11, 12, 5, 3, 2, 1},    /* stride 3 */
         {5, 7, 9, 11, 2, 3, 1, 1},     /* stride 3 > kernel 2: a dX phase no tap reaches */
         {4, 6, 2, 2, 3, 2, 1, 1},      /* 2x2 in, 1x1 out */
+        /* Winograd F(2x2, 3x3): 3x3, stride 1, padding 1, >= 32 channels into the pass, even
+         * planes */
+        {32, 32, 14, 14, 3, 1, 1, 1},  /* ResNet-56 stage 2 on Fashion-MNIST: 4 images a chunk */
+        {64, 64, 8, 8, 3, 1, 1, 1},    /* ResNet-56 stage 3 on CIFAR */
+        {32, 9, 2, 2, 3, 1, 1, 1},     /* one tile; backward data direct (9 channels of dY) */
+        {13, 40, 4, 6, 3, 1, 1, 1},    /* forward direct, backward data Winograd */
+        {40, 36, 30, 26, 3, 1, 1, 1},  /* one image a chunk, several blocks of tile rows */
     };
-    int direct = 0, strided = 0, xform = 0;
+    int direct = 0, strided = 0, xform = 0, wino = 0;
     size_t ncases = sizeof(cases) / sizeof(cases[0]);
     for (size_t i = 0; i < ncases; i++) {
         gn_conv_geom g = geometry(&cases[i]);
         direct += gn_direct_applies(&g);
         strided += gn_direct_applies(&g) && g.stride > 1;
         xform += gn_conv2d_takes_xform(&g);
+        wino += gn_wino_applies(&g, 0) + gn_wino_applies(&g, 1);
         for (int n = 1; n <= 3; n += 2)
             run_case(rng, &cases[i], n);
     }
     CHECK_MSG(direct >= 18, "only %d network shapes take the direct path", direct);
     CHECK_MSG(strided >= 9, "only %d strided network shapes take the direct path", strided);
     CHECK_MSG(xform >= 9, "only %d network shapes read their input through a BN", xform);
+    CHECK_MSG(wino >= 8, "only %d passes of the network shapes run as Winograd", wino);
     /* longer batches through the direct path (its buffers are reused chunk after chunk, the
-     * last one short: 4 images side by side then 3, and 6 then 1): the ResNet-56 stage-1 case,
-     * eighteenth from the end, and its first downsampling, ninth from the end */
-    run_case(rng, &cases[ncases - 18], 7);
-    run_case(rng, &cases[ncases - 9], 7);
+     * last one short: 4 images side by side then 3, and 6 then 1; Winograd: 4 then 3): the
+     * ResNet-56 stage-1 case, twenty-third from the end, its first downsampling, fourteenth
+     * from the end, and the first Winograd case, fifth from the end */
+    run_case(rng, &cases[ncases - 23], 7);
+    run_case(rng, &cases[ncases - 14], 7);
+    run_case(rng, &cases[ncases - 5], 7);
 }
 
 static void test_random_geometries(gn_rng *rng)

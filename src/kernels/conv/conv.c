@@ -72,6 +72,18 @@ static const gn_dw_kernels *dw_kernels_for(gn_isa isa)
     return &gn_dw_kernels_portable;
 }
 
+static const gn_wino_kernels *wino_kernels_for(gn_isa isa)
+{
+#if defined(GN_X86_KERNELS)
+    if (isa == GN_ISA_AVX512)
+        return &gn_wino_kernels_avx512;
+    if (isa == GN_ISA_AVX2)
+        return &gn_wino_kernels_avx2;
+#endif
+    (void)isa;
+    return &gn_wino_kernels_portable;
+}
+
 /* The weight gradient has two paths. The dot-product kernel needs no packing, but it reduces its
  * vector accumulators once per L2-sized chunk (more often the wider the layer) and wastes lanes
  * on planes that are not a whole number of vectors. The GEMM transposes both factors while
@@ -115,8 +127,11 @@ size_t gn_conv2d_workspace_bytes(gn_isa isa, const gn_conv_geom *g)
     if (is_depthwise(g))
         return gn_dw_workspace(g);
     const gn_gemm_kernels *kr = gn_gemm_kernels_for(isa);
-    if (gn_direct_applies(g))
-        return gn_direct_workspace(kr, g);
+    if (gn_direct_applies(g)) {
+        size_t direct = gn_direct_workspace(kr, g);
+        size_t wino = gn_wino_applies(g, 0) || gn_wino_applies(g, 1) ? gn_wino_workspace(kr, g) : 0;
+        return direct > wino ? direct : wino;
+    }
     shape s = shape_of(g);
     size_t fwd = gn_gemm_workspace(kr, s.cout_g, BIG_N, s.K), bwd_data, bwd_weight = 0;
     if (backward_data_is_conv(g)) {
@@ -196,6 +211,9 @@ void gn_conv2d_forward_xf(gn_isa isa, const gn_conv_geom *g, int n, const float 
     double *in_pass = direct && !bias ? plane_sums : NULL;
     if (depthwise)
         gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws); /* adds the bias itself */
+    else if (direct && gn_wino_applies(g, 0))
+        gn_wino_forward(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, x, xf, w, y, ws, pk,
+                        in_pass);
     else if (direct)
         gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, xf, w, y, ws, pk, in_pass);
     else
@@ -260,6 +278,11 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
 {
     if (n <= 0)
         return;
+    if (!is_depthwise(g) && gn_direct_applies(g) && gn_wino_applies(g, 1)) {
+        gn_wino_backward_data(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, dy, w, dx, ws,
+                              fresh);
+        return;
+    }
     if (!is_depthwise(g) && gn_direct_applies(g)) { /* stores instead of adding when fresh */
         gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws, fresh);
         return;

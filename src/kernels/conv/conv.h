@@ -14,7 +14,9 @@
  *       contiguous rows, so forward and backward data (strided: phase by phase of dX) run a
  *       GEMM microkernel reading B in place, and the weight gradient the same microkernel
  *       over a pixel-major copy of the input; packing im2col would cost as much as these
- *       layers' MACs.
+ *       layers' MACs. Of these, 3x3 stride-1 pad-1 layers with at least 32 channels into the pass
+       and even planes run forward and backward data as Winograd F(2x2, 3x3) (conv_winograd.c:
+       16 multiplies per 2x2 outputs instead of 36; the weight gradient stays direct).
  *   everything else (dense or grouped, any kernel, stride, padding): GEMM per group with the
  *       batch slice as the N dimension, so small images still make wide products:
  *       forward        Y = W * im2col(X), im2col done while packing (never materialised);

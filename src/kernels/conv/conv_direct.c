@@ -367,28 +367,25 @@ static void fill_padded(const dgeom *d, const float *x, int i, float *xpad,
         }
 }
 
-/* How run_pass stores: y = conv, y += conv, or y = 0.0f + conv (the bits y += conv gives on a
- * zeroed y, over garbage). */
-typedef enum store_mode { STORE_COPY, STORE_ADD, STORE_FRESH } store_mode;
-
-/* Row g of a phase's grid for one image and output channel into its output row. */
-static void store_row(float *dst, const float *src, int len, int cs, store_mode store)
+/* Row g of a phase's grid for one image and output channel into its output row (or any row:
+ * conv_winograd.c's output rows). */
+void gn_store_row(float *dst, const float *src, int len, int cs, gn_store_mode store)
 {
     if (cs == 1) {
-        if (store == STORE_ADD)
+        if (store == GN_STORE_ADD)
             for (int j = 0; j < len; j++)
                 dst[j] += src[j];
-        else if (store == STORE_FRESH)
+        else if (store == GN_STORE_FRESH)
             for (int j = 0; j < len; j++)
                 dst[j] = 0.0f + src[j];
         else
             memcpy(dst, src, (size_t)len * sizeof(float));
         return;
     }
-    if (store == STORE_ADD)
+    if (store == GN_STORE_ADD)
         for (int j = 0; j < len; j++)
             dst[(ptrdiff_t)j * cs] += src[j];
-    else if (store == STORE_FRESH)
+    else if (store == GN_STORE_FRESH)
         for (int j = 0; j < len; j++)
             dst[(ptrdiff_t)j * cs] = 0.0f + src[j];
     else
@@ -403,7 +400,7 @@ static void store_row(float *dst, const float *src, int len, int cs, store_mode 
  * same order wherever its image sits, so the bits do not depend on nb. */
 static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const float *x,
                      ptrdiff_t x_bs, const gn_conv_xform *xf, const float *w, float *y,
-                     ptrdiff_t y_bs, store_mode store, void *ws, const gn_plane_kernels *pk,
+                     ptrdiff_t y_bs, gn_store_mode store, void *ws, const gn_plane_kernels *pk,
                      double *plane_sums)
 {
     const dgeom *d = &pl->d;
@@ -428,7 +425,7 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
             fill_padded(d, x + (b0 + i) * x_bs, i, xpad, xf, pk);
         for (int f = 0, k0 = 0; f < pl->nph; k0 += pl->ph[f].K, f++) {
             const dphase *ph = &pl->ph[f];
-            if (ph->oh <= 0 || ph->ow <= 0 || (ph->K == 0 && store == STORE_ADD))
+            if (ph->oh <= 0 || ph->ow <= 0 || (ph->K == 0 && store == GN_STORE_ADD))
                 continue;
             if (ph->K == 0) { /* no tap reaches these outputs */
                 for (int i = 0; i < nb; i++)
@@ -460,7 +457,7 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
                 float *yb = y + b * y_bs;
                 for (int o = 0; o < d->cout; o++)
                     for (int r = 0; r < ph->oh; r++)
-                        store_row(yb + o * yplane + (ptrdiff_t)(ph->ry0 + r * ph->rs) * pl->yw +
+                        gn_store_row(yb + o * yplane + (ptrdiff_t)(ph->ry0 + r * ph->rs) * pl->yw +
                                       ph->cx0,
                                   grid + o * d->gs + (ptrdiff_t)r * d->wp + i * d->sw, ph->ow,
                                   ph->cs, store);
@@ -481,7 +478,7 @@ void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, 
 {
     dplan pl = forward_plan(kr, g);
     run_pass(kr, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, xf, w, y,
-             (ptrdiff_t)g->out_c * g->out_h * g->out_w, STORE_COPY, ws, pk, plane_sums);
+             (ptrdiff_t)g->out_c * g->out_h * g->out_w, GN_STORE_COPY, ws, pk, plane_sums);
 }
 
 void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
@@ -489,7 +486,7 @@ void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, i
 {
     dplan pl = backward_plan(kr, g);
     run_pass(kr, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, NULL, w, dx,
-             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? STORE_FRESH : STORE_ADD, ws, NULL,
+             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? GN_STORE_FRESH : GN_STORE_ADD, ws, NULL,
              NULL);
 }
 

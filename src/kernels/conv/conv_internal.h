@@ -73,6 +73,48 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
                                const float *x, const gn_conv_xform *xf, const float *dy,
                                float *dw, void *ws, const gn_plane_kernels *pk);
 
+/* How a pass stores its results: y = conv, y += conv, or y = 0.0f + conv (the bits y += conv
+ * gives on a zeroed y, over garbage). */
+typedef enum gn_store_mode { GN_STORE_COPY, GN_STORE_ADD, GN_STORE_FRESH } gn_store_mode;
+/* dst[j * cs] (=, +=, or = 0.0f +) src[j] for j < len. */
+void gn_store_row(float *dst, const float *src, int len, int cs, gn_store_mode store);
+
+/* ---- Winograd F(2x2, 3x3): dense 3x3 stride-1 pad-1 forward and backward data
+ * (conv_winograd.c) ---- */
+
+typedef struct gn_wino_kernels {
+    int vl; /* the transforms take counts in multiples of vl */
+    /* even[r * ers + t] = f(x[r * xrs + 2t]), t < (count + 1) / 2, and odd[r * ers + t] =
+     * f(x[r * xrs + 2t + 1]), t < count / 2, for r < rows; f is max(v * scale + shift, floor)
+     * (the plane kernels' affine, same bits) when affine, else the identity */
+    void (*split)(const float *x, ptrdiff_t xrs, int rows, int count, int affine, float scale,
+                  float shift, float floor, float *even, float *odd, ptrdiff_t ers);
+    /* v[(a * 4 + b) * vs + q] = (B^T d B)[a][b], q < count, for the tile
+     * d[i][j] = ph[(i % 2) * 2 + j % 2][(i / 2) * wp + j / 2 + q] */
+    void (*input)(const float *const ph[4], ptrdiff_t wp, size_t count, float *v, ptrdiff_t vs);
+    /* y[r * ys + 2 * q + c] = (A^T M A)[r][c], q < count, M[a][b] at m[(a * 4 + b) * ms + q] */
+    void (*output)(const float *m, ptrdiff_t ms, size_t count, float *y, ptrdiff_t ys);
+    /* dst[r * drs + j] (=, +=, or = 0.0f +) src[r * srs + j], r < rows, j < count */
+    void (*store)(float *dst, ptrdiff_t drs, const float *src, ptrdiff_t srs, int rows, int count,
+                  gn_store_mode store);
+} gn_wino_kernels;
+
+extern const gn_wino_kernels gn_wino_kernels_portable;
+extern const gn_wino_kernels gn_wino_kernels_avx2;
+extern const gn_wino_kernels gn_wino_kernels_avx512;
+
+/* The forward pass (backward 0) or the backward-data pass (backward 1) of g runs as Winograd. */
+int gn_wino_applies(const gn_conv_geom *g, int backward);
+size_t gn_wino_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
+/* As gn_direct_forward (xf at stride 1, plane_sums with pk's sums). */
+void gn_wino_forward(const gn_gemm_kernels *kr, const gn_wino_kernels *wk, const gn_conv_geom *g,
+                     int n, const float *x, const gn_conv_xform *xf, const float *w, float *y,
+                     void *ws, const gn_plane_kernels *pk, double *plane_sums);
+/* As gn_direct_backward_data. */
+void gn_wino_backward_data(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
+                           const gn_conv_geom *g, int n, const float *dy, const float *w,
+                           float *dx, void *ws, int fresh);
+
 /* ---- depthwise ---- */
 
 /* A zero-padded input plane split by column phase: padded column u = t * s + f is element t of
