@@ -82,8 +82,9 @@ void gn_store_row(float *dst, const float *src, int len, int cs, gn_store_mode s
 /* ---- Winograd F(2x2, 3x3): dense 3x3 stride-1 pad-1 forward and backward data
  * (conv_winograd.c) ---- */
 
+/* Per ISA; the transforms take counts that are whole vectors: conv_winograd.c passes multiples
+ * of the same ISA's GEMM NR. */
 typedef struct gn_wino_kernels {
-    int vl; /* the transforms take counts in multiples of vl */
     /* even[r * ers + t] = f(x[r * xrs + 2t]), t < (count + 1) / 2, and odd[r * ers + t] =
      * f(x[r * xrs + 2t + 1]), t < count / 2, for r < rows; f is max(v * scale + shift, floor)
      * (the plane kernels' affine, same bits) when affine, else the identity */

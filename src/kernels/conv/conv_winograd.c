@@ -9,14 +9,14 @@
  * the transformed input V (cin x tiles), on the otile microkernel.
  *
  * Layout. Each zero-padded input plane is split into its 2 x 2 phases (padded row u, column v
- * to phase (u % 2, v % 2), element (u / 2, v / 2)), nb images side by side in slots of sw
- * phase columns: tw + 1 for tw tiles a row, or tw when the width is odd (then an image's right
- * zero column is the next one's left). Numbering tile positions q = ty * wp + k * sw + tx for
+ * to phase (u % 2, v % 2), element (u / 2, v / 2)), nb images side by side in slots of sw =
+ * tw + 1 phase columns (tw tiles a row; 2 * tw + 2 padded columns). Numbering tile positions q = ty * wp + k * sw + tx for
  * tile (ty, tx) of slot k (wp = nb * sw, the positions of a row), element (i, j) of the tile's
  * input patch is element (i / 2) * wp + j / 2 + q of phase (i % 2, j % 2): every element of
  * every tile is one fixed offset from q, and both transforms run along q with contiguous
- * vectors (wino_kernels.h). The positions past the last tile of a slot (one, at even widths)
- * are computed and dropped. Tile rows go in blocks small enough that V and the products M stay
+ * vectors (wino_kernels.h). The position past the last tile of a slot is computed and
+ * dropped, like the outputs of tiles that hang over an odd plane's edge (correct, but a
+ * quarter of a 7x7 plane's work: gn_wino_applies keeps odd planes on the direct path). Tile rows go in blocks small enough that V and the products M stay
  * in L2.
  *
  * The results differ from the direct path's in rounding only: tests/test_conv_kernels.c holds
@@ -41,7 +41,7 @@ typedef struct wplan {
     int cin, cout, h, w; /* the pass: cin planes of h x w in, cout planes of h x w out */
     int backward;        /* weights flipped and transposed (backward data)             */
     int th, tw;          /* tiles of an image: rows, columns                           */
-    int sw, nb;          /* tile positions per image slot; images per chunk            */
+    int sw, nb;          /* tile positions per image slot (tw + 1); images per chunk   */
     ptrdiff_t wp, ps;    /* tile positions of a row (nb * sw); floats of a phase plane */
     ptrdiff_t psize;     /* the 4 * cin phase planes and the slack the last block reads */
     int rows;            /* tile rows per block                                         */
@@ -80,7 +80,7 @@ static wplan plan_of(const gn_gemm_kernels *kr, const gn_conv_geom *g, int backw
     p.h = g->in_h, p.w = g->in_w; /* = out_h, out_w */
     p.backward = backward;
     p.th = (p.h + 1) / 2, p.tw = (p.w + 1) / 2;
-    p.sw = p.w % 2 ? p.tw : p.tw + 1;
+    p.sw = p.tw + 1;
     ptrdiff_t per_image = (ptrdiff_t)4 * p.cin * (p.th + 1) * p.sw;
     ptrdiff_t nb = WINO_PHASE_FLOATS / per_image;
     p.nb = nb < 1 ? 1 : nb > 64 ? 64 : (int)nb;

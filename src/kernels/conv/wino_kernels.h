@@ -155,7 +155,6 @@ static void wino_store(float *dst, ptrdiff_t drs, const float *src, ptrdiff_t sr
 }
 
 const gn_wino_kernels GN_WINO_TABLE = {
-    .vl = GN_VL,
     .split = wino_split,
     .input = wino_input,
     .store = wino_store,
