@@ -149,6 +149,24 @@ def write_model(path, width=1.0, classes=1000, in_chans=3, seed=0, dtype="f32",
     return ref
 
 
+def forward_cli(tc, model_path, x, tag):
+    """Logits of `ghostnet forward` on the batch x, its .npy files beside the model (in the
+    calling script's own scratch directory: a script must not touch another's, which ctest may
+    be running at the same time)."""
+    d = os.path.dirname(model_path)
+    xin = os.path.join(d, tag + "_input.npy")
+    out = os.path.join(d, tag + "_out.npy")
+    np.save(xin, x.astype("<f4"))
+    if os.path.exists(out):
+        os.remove(out)
+    res = run_cli("forward", "--weights", model_path, "--input", xin, "--output", out)
+    tc.assertSucceeded(res)
+    tc.assertTrue(os.path.exists(out), "forward exited 0 but wrote no %s" % out)
+    y = np.load(out)
+    tc.assertEqual(y.dtype, np.dtype("<f4"), "logits dtype %s, expected float32" % y.dtype)
+    return y
+
+
 def random_input(batch, in_chans, h, w, seed=0):
     return R.random_input(batch, in_chans, h, w, seed=seed).numpy()
 

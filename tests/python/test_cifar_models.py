@@ -26,7 +26,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gn_testlib as T  # noqa: E402  (fails hard when torch is missing)
 import cifar_ref as C  # noqa: E402  (tools/, on the path through gn_testlib)
-import test_parity  # noqa: E402  (its `forward` runs the CLI on an .npy)
 from gn_testlib import np  # noqa: E402
 
 TOL = 1e-4
@@ -131,7 +130,7 @@ class CifarModels(T.CliTestCase):
                 C.save_model(path, model)
                 x = T.random_input(3, chans, 32, 32, seed=i)
                 t = T.torch_logits(model, x)
-                c = test_parity.forward(self, path, x, tag)
+                c = T.forward_cli(self, path, x, tag)
                 err = T.rel_err(c, t)
                 # the part of the logits that depends on the input, held to the same criterion
                 centred = T.rel_err(c - c.mean(0), t - t.mean(0))
@@ -157,7 +156,7 @@ class CifarModels(T.CliTestCase):
                 self.assertEqual("ghost" in meta, bool(ghost))
                 self.assertEqual(self.info_totals("--weights", path), C.count(model))
                 x = T.random_input(2, chans, 32, 32, seed=9)
-                c = test_parity.forward(self, path, x, tag)
+                c = T.forward_cli(self, path, x, tag)
                 err = T.rel_err(c, T.torch_logits(model, x))
                 print("%-28s strict load ok, metadata %s, rel %.3e" % (tag, want_meta, err))
                 self.assertLessEqual(err, TOL)

@@ -22,24 +22,10 @@ TMP = T.scratch("parity")
 RESULTS = []
 
 
-def forward(tc, model_path, x, tag):
-    xin = os.path.join(TMP, tag + "_input.npy")
-    out = os.path.join(TMP, tag + "_out.npy")
-    np.save(xin, x.astype("<f4"))
-    if os.path.exists(out):
-        os.remove(out)
-    res = T.run_cli("forward", "--weights", model_path, "--input", xin, "--output", out)
-    tc.assertSucceeded(res)
-    tc.assertTrue(os.path.exists(out), "forward exited 0 but wrote no %s" % out)
-    y = np.load(out)
-    tc.assertEqual(y.dtype, np.dtype("<f4"), "logits dtype %s, expected float32" % y.dtype)
-    return y
-
-
 class Parity(T.CliTestCase):
     def check(self, model_path, ref, x, tag):
         t = T.torch_logits(ref, x)
-        c = forward(self, model_path, x, tag)
+        c = T.forward_cli(self, model_path, x, tag)
         self.assertEqual(c.shape, t.shape, "%s: logits shape %s, expected %s" % (tag, c.shape, t.shape))
         self.assertTrue(np.all(np.isfinite(c)), "%s: non-finite logits" % tag)
         err = T.rel_err(c, t)
@@ -91,7 +77,7 @@ class Parity(T.CliTestCase):
         t = np.load(os.path.join(d, "expected.npy"))
         self.assertEqual(x.shape, (2, 3, 128, 96))
         self.assertEqual(t.shape, (2, 100))
-        c = forward(self, os.path.join(d, "model.safetensors"), x, "make_case_bf16")
+        c = T.forward_cli(self, os.path.join(d, "model.safetensors"), x, "make_case_bf16")
         err = T.rel_err(c, t)
         line = "%-34s max|t| %8.4f  max|c-t| %.3e  rel %.3e" % (
             "make_case_bf16_w0.5_b2_128x96", float(np.abs(t).max()), float(np.abs(c - t).max()), err)

@@ -211,7 +211,7 @@ void gn_conv2d_forward_xf(gn_isa isa, const gn_conv_geom *g, int n, const float 
     double *in_pass = direct && !bias ? plane_sums : NULL;
     if (depthwise)
         gn_dw_forward(dw_kernels_for(isa), g, n, x, w, bias, y, ws); /* adds the bias itself */
-    else if (direct && gn_wino_applies(g, 0))
+    else if (gn_wino_applies(g, 0))
         gn_wino_forward(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, x, xf, w, y, ws, pk,
                         in_pass);
     else if (direct)
@@ -278,7 +278,7 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
 {
     if (n <= 0)
         return;
-    if (!is_depthwise(g) && gn_direct_applies(g) && gn_wino_applies(g, 1)) {
+    if (!is_depthwise(g) && gn_wino_applies(g, 1)) {
         gn_wino_backward_data(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, dy, w, dx, ws,
                               fresh);
         return;

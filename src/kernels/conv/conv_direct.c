@@ -367,9 +367,8 @@ static void fill_padded(const dgeom *d, const float *x, int i, float *xpad,
         }
 }
 
-/* Row g of a phase's grid for one image and output channel into its output row (or any row:
- * conv_winograd.c's output rows). */
-void gn_store_row(float *dst, const float *src, int len, int cs, gn_store_mode store)
+/* Row g of a phase's grid for one image and output channel into its output row. */
+static void store_row(float *dst, const float *src, int len, int cs, gn_store_mode store)
 {
     if (cs == 1) {
         if (store == GN_STORE_ADD)
@@ -457,7 +456,7 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
                 float *yb = y + b * y_bs;
                 for (int o = 0; o < d->cout; o++)
                     for (int r = 0; r < ph->oh; r++)
-                        gn_store_row(yb + o * yplane + (ptrdiff_t)(ph->ry0 + r * ph->rs) * pl->yw +
+                        store_row(yb + o * yplane + (ptrdiff_t)(ph->ry0 + r * ph->rs) * pl->yw +
                                       ph->cx0,
                                   grid + o * d->gs + (ptrdiff_t)r * d->wp + i * d->sw, ph->ow,
                                   ph->cs, store);

@@ -76,8 +76,6 @@ void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g,
 /* How a pass stores its results: y = conv, y += conv, or y = 0.0f + conv (the bits y += conv
  * gives on a zeroed y, over garbage). */
 typedef enum gn_store_mode { GN_STORE_COPY, GN_STORE_ADD, GN_STORE_FRESH } gn_store_mode;
-/* dst[j * cs] (=, +=, or = 0.0f +) src[j] for j < len. */
-void gn_store_row(float *dst, const float *src, int len, int cs, gn_store_mode store);
 
 /* ---- Winograd F(2x2, 3x3): dense 3x3 stride-1 pad-1 forward and backward data
  * (conv_winograd.c) ---- */
@@ -104,7 +102,8 @@ extern const gn_wino_kernels gn_wino_kernels_portable;
 extern const gn_wino_kernels gn_wino_kernels_avx2;
 extern const gn_wino_kernels gn_wino_kernels_avx512;
 
-/* The forward pass (backward 0) or the backward-data pass (backward 1) of g runs as Winograd. */
+/* The forward pass (backward 0) or the backward-data pass (backward 1) of g runs as Winograd:
+ * only where the direct path applies, whose weight gradient stays alongside. */
 int gn_wino_applies(const gn_conv_geom *g, int backward);
 size_t gn_wino_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
 /* As gn_direct_forward (xf at stride 1, plane_sums with pk's sums). */

@@ -26,7 +26,6 @@
 
 #include <string.h>
 
-#define WINO_MAX_CHANNELS 64 /* as the direct path: its weight gradient stays alongside */
 /* Where it pays (measured on Zen 5, AVX-512, 64 images, forward pass against the direct path,
  * interleaved, median time ratios): 32 channels at 14x14 0.74-0.76, 16x16 0.87-0.88; 64 at 8x8
  * 0.85-0.86; but 16 channels at 28x28 1.01-1.03 and 32x32 1.04 (the transforms cost more than
@@ -67,7 +66,7 @@ int gn_wino_applies(const gn_conv_geom *g, int backward)
 {
     if (g->groups != 1 || g->kernel != 3 || g->stride != 1 || g->padding != 1)
         return 0;
-    if (g->in_c > WINO_MAX_CHANNELS || g->out_c > WINO_MAX_CHANNELS)
+    if (!gn_direct_applies(g)) /* <= 64 channels; its weight gradient stays alongside */
         return 0;
     return (backward ? g->out_c : g->in_c) >= WINO_MIN_K && g->in_h % 2 == 0 && g->in_w % 2 == 0;
 }
