@@ -485,8 +485,8 @@ void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, i
 {
     dplan pl = backward_plan(kr, g);
     run_pass(kr, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, NULL, w, dx,
-             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? GN_STORE_FRESH : GN_STORE_ADD, ws, NULL,
-             NULL);
+             (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? GN_STORE_FRESH : GN_STORE_ADD, ws,
+             NULL, NULL);
 }
 
 void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,

@@ -1,23 +1,25 @@
 /* Winograd F(2x2, 3x3) for the training passes of dense 3x3 stride-1 pad-1 convolutions (the
- * ResNet and VGG layers of 64 channels or fewer): the forward pass, and the backward-data pass, which is the forward
- * pass of dY with the flipped, transposed weights. Each 2x2 block of outputs (a tile) costs 16
- * multiplies per (input, output) channel pair instead of 36 (Lavin & Gray 2016):
+ * ResNet and VGG layers of 64 channels or fewer): the forward pass, and the backward-data pass,
+ * which is the forward pass of dY with the flipped, transposed weights. Each 2x2 block of
+ * outputs (a tile) costs 16 multiplies per (input, output) channel pair instead of 36 (Lavin &
+ * Gray 2016):
  *   Y = A^T [ (G g G^T) . (B^T d B) ] A,   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
  * with d the 4x4 input patch of the tile (rows 2ty - 1 .. 2ty + 2, zero outside the image) and
- * A, B as in wino_kernels.h. The sum over input channels happens between the transforms, as
- * 16 GEMMs (one per element of the 4x4 tile) of the transformed weights U (cout x cin) with
- * the transformed input V (cin x tiles), on the otile microkernel.
+ * A, B as in wino_kernels.h. The sum over input channels happens between the transforms, as 16
+ * GEMMs (one per element of the 4x4 tile) of the transformed weights U (cout x cin) with the
+ * transformed input V (cin x tiles), on the otile microkernel.
  *
- * Layout. Each zero-padded input plane is split into its 2 x 2 phases (padded row u, column v
- * to phase (u % 2, v % 2), element (u / 2, v / 2)), nb images side by side in slots of sw =
- * tw + 1 phase columns (tw tiles a row; 2 * tw + 2 padded columns). Numbering tile positions q = ty * wp + k * sw + tx for
- * tile (ty, tx) of slot k (wp = nb * sw, the positions of a row), element (i, j) of the tile's
- * input patch is element (i / 2) * wp + j / 2 + q of phase (i % 2, j % 2): every element of
- * every tile is one fixed offset from q, and both transforms run along q with contiguous
- * vectors (wino_kernels.h). The position past the last tile of a slot is computed and
- * dropped, like the outputs of tiles that hang over an odd plane's edge (correct, but a
- * quarter of a 7x7 plane's work: gn_wino_applies keeps odd planes on the direct path). Tile rows go in blocks small enough that V and the products M stay
- * in L2.
+ * Layout. Each zero-padded input plane is split into its 2 x 2 phases (padded row u,
+ * column v to phase (u % 2, v % 2), element (u / 2, v / 2)), nb images side by side in slots
+ * of sw = tw + 1 phase columns (tw tiles a row; 2 * tw + 2 padded columns). Numbering tile
+ * positions q = ty * wp + k * sw + tx for tile (ty, tx) of slot k (wp = nb * sw, the positions
+ * of a row), element (i, j) of the tile's input patch is element (i / 2) * wp + j / 2 + q of
+ * phase (i % 2, j % 2): every element of every tile is one fixed offset from q, and both
+ * transforms run along q with contiguous vectors (wino_kernels.h). The position past the last
+ * tile of a slot is computed and dropped, like the outputs of tiles that hang over an odd
+ * plane's edge (correct, but about a quarter of a 7x7 plane's work: gn_wino_applies keeps odd
+ * planes on the direct path). Tile rows go in blocks small enough that V and the products M
+ * stay in L2.
  *
  * The results differ from the direct path's in rounding only: tests/test_conv_kernels.c holds
  * both to the reference kernels with the same tolerance, and the training tests compare them
@@ -130,8 +132,8 @@ static void pack_weights(const gn_gemm_kernels *kr, const wplan *p, const float 
                 float g[3][3], gg[4][3];
                 for (int ky = 0; ky < 3; ky++)
                     for (int kx = 0; kx < 3; kx++)
-                        g[ky][kx] = p->backward
-                                        ? w[((ptrdiff_t)c * p->cout + o) * 9 + (2 - ky) * 3 + 2 - kx]
+                        g[ky][kx] = p->backward /* the layer's (c, o) weight, flipped */
+                                        ? w[((ptrdiff_t)c * p->cout + o) * 9 + 8 - (ky * 3 + kx)]
                                         : w[((ptrdiff_t)o * p->cin + c) * 9 + ky * 3 + kx];
                 for (int kx = 0; kx < 3; kx++) { /* G g */
                     gg[0][kx] = g[0][kx];
@@ -245,7 +247,8 @@ void gn_wino_forward(const gn_gemm_kernels *kr, const gn_wino_kernels *wk, const
                      void *ws, const gn_plane_kernels *pk, double *plane_sums)
 {
     wplan p = plan_of(kr, g, 0);
-    ptrdiff_t bs = (ptrdiff_t)g->in_c * g->in_h * g->in_w, ys = (ptrdiff_t)g->out_c * g->out_h * g->out_w;
+    ptrdiff_t bs = (ptrdiff_t)g->in_c * g->in_h * g->in_w;
+    ptrdiff_t ys = (ptrdiff_t)g->out_c * g->out_h * g->out_w;
     run_pass(kr, wk, &p, n, x, bs, xf, w, y, ys, GN_STORE_COPY, ws, pk, plane_sums);
 }
 
@@ -254,7 +257,8 @@ void gn_wino_backward_data(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
                            float *dx, void *ws, int fresh)
 {
     wplan p = plan_of(kr, g, 1);
-    ptrdiff_t ys = (ptrdiff_t)g->out_c * g->out_h * g->out_w, xs = (ptrdiff_t)g->in_c * g->in_h * g->in_w;
+    ptrdiff_t ys = (ptrdiff_t)g->out_c * g->out_h * g->out_w;
+    ptrdiff_t xs = (ptrdiff_t)g->in_c * g->in_h * g->in_w;
     run_pass(kr, wk, &p, n, dy, ys, NULL, w, dx, xs, fresh ? GN_STORE_FRESH : GN_STORE_ADD, ws,
              NULL, NULL);
 }

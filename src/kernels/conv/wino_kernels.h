@@ -23,7 +23,8 @@ GN_INLINE void split_pairs(gn_vf a, gn_vf b, gn_vf *even, gn_vf *odd)
 GN_INLINE void store_pairs(float *p, gn_vf e, gn_vf o)
 {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i hi =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     gn_vstore(p, _mm512_permutex2var_ps(e, lo, o));
     gn_vstore(p + 16, _mm512_permutex2var_ps(e, hi, o));
 }
