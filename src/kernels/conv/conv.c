@@ -215,7 +215,8 @@ void gn_conv2d_forward_xf(gn_isa isa, const gn_conv_geom *g, int n, const float 
         gn_wino_forward(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, x, xf, w, y, ws, pk,
                         in_pass);
     else if (direct)
-        gn_direct_forward(gn_gemm_kernels_for(isa), g, n, x, xf, w, y, ws, pk, in_pass);
+        gn_direct_forward(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, x, xf, w, y, ws,
+                          pk, in_pass);
     else
         forward_gemm(gn_gemm_kernels_for(isa), g, n, x, w, y, ws);
     if (bias && !depthwise)
@@ -284,7 +285,8 @@ void gn_conv2d_backward_data(gn_isa isa, const gn_conv_geom *g, int n, const flo
         return;
     }
     if (!is_depthwise(g) && gn_direct_applies(g)) { /* stores instead of adding when fresh */
-        gn_direct_backward_data(gn_gemm_kernels_for(isa), g, n, dy, w, dx, ws, fresh);
+        gn_direct_backward_data(gn_gemm_kernels_for(isa), wino_kernels_for(isa), g, n, dy, w, dx,
+                                ws, fresh);
         return;
     }
     if (fresh)

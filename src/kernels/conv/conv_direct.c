@@ -397,10 +397,10 @@ static void store_row(float *dst, const float *src, int len, int cs, gn_store_mo
  * forward pass: one phase covering the output), each image's output planes are summed by pk
  * as soon as they are written (still in L1/L2). Every output is the same sum over K in the
  * same order wherever its image sits, so the bits do not depend on nb. */
-static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const float *x,
-                     ptrdiff_t x_bs, const gn_conv_xform *xf, const float *w, float *y,
-                     ptrdiff_t y_bs, gn_store_mode store, void *ws, const gn_plane_kernels *pk,
-                     double *plane_sums)
+static void run_pass(const gn_gemm_kernels *kr, const gn_wino_kernels *wk, const dplan *pl,
+                     int n, const float *x, ptrdiff_t x_bs, const gn_conv_xform *xf,
+                     const float *w, float *y, ptrdiff_t y_bs, gn_store_mode store, void *ws,
+                     const gn_plane_kernels *pk, double *plane_sums)
 {
     const dgeom *d = &pl->d;
     int tiles = tile_count(kr, d->cout);
@@ -454,12 +454,18 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
             for (int i = 0; i < nb; i++) {
                 int b = b0 + i;
                 float *yb = y + b * y_bs;
-                for (int o = 0; o < d->cout; o++)
+                for (int o = 0; o < d->cout; o++) {
+                    float *dst = yb + o * yplane + (ptrdiff_t)ph->ry0 * pl->yw + ph->cx0;
+                    const float *src = grid + o * d->gs + i * d->sw;
+                    if (ph->cs == 1) { /* whole vectors (the ISA's row store), same bits */
+                        wk->store(dst, (ptrdiff_t)ph->rs * pl->yw, src, d->wp, ph->oh, ph->ow,
+                                  store);
+                        continue;
+                    }
                     for (int r = 0; r < ph->oh; r++)
-                        store_row(yb + o * yplane + (ptrdiff_t)(ph->ry0 + r * ph->rs) * pl->yw +
-                                      ph->cx0,
-                                  grid + o * d->gs + (ptrdiff_t)r * d->wp + i * d->sw, ph->ow,
-                                  ph->cs, store);
+                        store_row(dst + (ptrdiff_t)r * ph->rs * pl->yw, src + (ptrdiff_t)r * d->wp,
+                                  ph->ow, ph->cs, store);
+                }
                 for (int o = 0; plane_sums && o < d->cout; o++) {
                     const float *plane = yb + o * yplane;
                     double *at = plane_sums + ((ptrdiff_t)b * d->cout + o) * 2;
@@ -471,20 +477,22 @@ static void run_pass(const gn_gemm_kernels *kr, const dplan *pl, int n, const fl
     }
 }
 
-void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
-                       const gn_conv_xform *xf, const float *w, float *y, void *ws,
-                       const gn_plane_kernels *pk, double *plane_sums)
+void gn_direct_forward(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
+                       const gn_conv_geom *g, int n, const float *x, const gn_conv_xform *xf,
+                       const float *w, float *y, void *ws, const gn_plane_kernels *pk,
+                       double *plane_sums)
 {
     dplan pl = forward_plan(kr, g);
-    run_pass(kr, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, xf, w, y,
+    run_pass(kr, wk, &pl, n, x, (ptrdiff_t)g->in_c * g->in_h * g->in_w, xf, w, y,
              (ptrdiff_t)g->out_c * g->out_h * g->out_w, GN_STORE_COPY, ws, pk, plane_sums);
 }
 
-void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                             const float *dy, const float *w, float *dx, void *ws, int fresh)
+void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
+                             const gn_conv_geom *g, int n, const float *dy, const float *w,
+                             float *dx, void *ws, int fresh)
 {
     dplan pl = backward_plan(kr, g);
-    run_pass(kr, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, NULL, w, dx,
+    run_pass(kr, wk, &pl, n, dy, (ptrdiff_t)g->out_c * g->out_h * g->out_w, NULL, w, dx,
              (ptrdiff_t)g->in_c * g->in_h * g->in_w, fresh ? GN_STORE_FRESH : GN_STORE_ADD, ws,
              NULL, NULL);
 }

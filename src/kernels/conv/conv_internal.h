@@ -57,31 +57,15 @@ typedef struct gn_im2col_t {
 } gn_im2col_t;
 gn_im2col_t gn_im2col_t_view(gn_im2col cols, float *tmp);
 
-/* ---- direct (im2col-free) path: dense, stride 1, kernel > 1, <= 64 channels (conv_direct.c) ---- */
-
-int gn_direct_applies(const gn_conv_geom *g);
-size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
-/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums; xf (NULL: none, else only
- * at stride 1) applied with pk's affine as the input is copied in. */
-void gn_direct_forward(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n, const float *x,
-                       const gn_conv_xform *xf, const float *w, float *y, void *ws,
-                       const gn_plane_kernels *pk, double *plane_sums);
-void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                             const float *dy, const float *w, float *dx, void *ws, int fresh);
-/* xf as gn_direct_forward's, with pk's affine (pk may be NULL when xf is). */
-void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
-                               const float *x, const gn_conv_xform *xf, const float *dy,
-                               float *dw, void *ws, const gn_plane_kernels *pk);
+/* ---- per-ISA row kernels of the direct and Winograd paths ---- */
 
 /* How a pass stores its results: y = conv, y += conv, or y = 0.0f + conv (the bits y += conv
  * gives on a zeroed y, over garbage). */
 typedef enum gn_store_mode { GN_STORE_COPY, GN_STORE_ADD, GN_STORE_FRESH } gn_store_mode;
 
-/* ---- Winograd F(2x2, 3x3): dense 3x3 stride-1 pad-1 forward and backward data
- * (conv_winograd.c) ---- */
-
-/* Per ISA; the transforms take counts that are whole vectors: conv_winograd.c passes multiples
- * of the same ISA's GEMM NR. */
+/* Per ISA (wino_kernels.h): the Winograd transforms, which take counts that are whole vectors
+ * (conv_winograd.c passes multiples of the same ISA's GEMM NR), and the row store of both the
+ * Winograd and the direct path (any count). */
 typedef struct gn_wino_kernels {
     /* even[r * ers + t] = f(x[r * xrs + 2t]), t < (count + 1) / 2, and odd[r * ers + t] =
      * f(x[r * xrs + 2t + 1]), t < count / 2, for r < rows; f is max(v * scale + shift, floor)
@@ -101,6 +85,28 @@ typedef struct gn_wino_kernels {
 extern const gn_wino_kernels gn_wino_kernels_portable;
 extern const gn_wino_kernels gn_wino_kernels_avx2;
 extern const gn_wino_kernels gn_wino_kernels_avx512;
+
+/* ---- direct (im2col-free) path: dense, stride 1, kernel > 1, <= 64 channels (conv_direct.c) ---- */
+
+int gn_direct_applies(const gn_conv_geom *g);
+size_t gn_direct_workspace(const gn_gemm_kernels *kr, const gn_conv_geom *g);
+/* plane_sums as gn_conv2d_forward's (NULL: none), with pk's sums; xf (NULL: none, else only
+ * at stride 1) applied with pk's affine as the input is copied in. Results go from the grid
+ * to their rows by wk's store (the same ISA's). */
+void gn_direct_forward(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
+                       const gn_conv_geom *g, int n, const float *x, const gn_conv_xform *xf,
+                       const float *w, float *y, void *ws, const gn_plane_kernels *pk,
+                       double *plane_sums);
+void gn_direct_backward_data(const gn_gemm_kernels *kr, const gn_wino_kernels *wk,
+                             const gn_conv_geom *g, int n, const float *dy, const float *w,
+                             float *dx, void *ws, int fresh);
+/* xf as gn_direct_forward's, with pk's affine (pk may be NULL when xf is). */
+void gn_direct_backward_weight(const gn_gemm_kernels *kr, const gn_conv_geom *g, int n,
+                               const float *x, const gn_conv_xform *xf, const float *dy,
+                               float *dw, void *ws, const gn_plane_kernels *pk);
+
+/* ---- Winograd F(2x2, 3x3): dense 3x3 stride-1 pad-1 forward and backward data
+ * (conv_winograd.c) ---- */
 
 /* The forward pass (backward 0) or the backward-data pass (backward 1) of g runs as Winograd:
  * only where the direct path applies, whose weight gradient stays alongside. */
