@@ -367,20 +367,10 @@ static void fill_padded(const dgeom *d, const float *x, int i, float *xpad,
         }
 }
 
-/* Row g of a phase's grid for one image and output channel into its output row. */
-static void store_row(float *dst, const float *src, int len, int cs, gn_store_mode store)
+/* Row g of a strided phase's grid (output columns cs apart) for one image and output channel
+ * into its output row; rows of adjacent columns (cs == 1) go by the ISA's row store. */
+static void store_strided_row(float *dst, const float *src, int len, int cs, gn_store_mode store)
 {
-    if (cs == 1) {
-        if (store == GN_STORE_ADD)
-            for (int j = 0; j < len; j++)
-                dst[j] += src[j];
-        else if (store == GN_STORE_FRESH)
-            for (int j = 0; j < len; j++)
-                dst[j] = 0.0f + src[j];
-        else
-            memcpy(dst, src, (size_t)len * sizeof(float));
-        return;
-    }
     if (store == GN_STORE_ADD)
         for (int j = 0; j < len; j++)
             dst[(ptrdiff_t)j * cs] += src[j];
@@ -463,8 +453,8 @@ static void run_pass(const gn_gemm_kernels *kr, const gn_wino_kernels *wk, const
                         continue;
                     }
                     for (int r = 0; r < ph->oh; r++)
-                        store_row(dst + (ptrdiff_t)r * ph->rs * pl->yw, src + (ptrdiff_t)r * d->wp,
-                                  ph->ow, ph->cs, store);
+                        store_strided_row(dst + (ptrdiff_t)r * ph->rs * pl->yw,
+                                          src + (ptrdiff_t)r * d->wp, ph->ow, ph->cs, store);
                 }
                 for (int o = 0; plane_sums && o < d->cout; o++) {
                     const float *plane = yb + o * yplane;
