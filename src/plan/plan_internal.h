@@ -103,9 +103,11 @@ struct gn_plan {
     size_t weight_bytes;
     int64_t macs;
     int64_t shared_min_macs;   /* average MACs per step below which a pass runs on 1 thread */
-    gn_step_counter *counters; /* per step in execution order, for the threads' sync      */
+    gn_step_progress *progress; /* per thread, for the threads' sync (step_sync.h)        */
     gn_step_sync sync;
     int sync_ready;
+    int64_t sync_base;  /* steps the threads completed in earlier runs                  */
+    double *finished;   /* [thread][step]: when thread t finished step i (profiled runs) */
     /* Thread t's band of every banded step: the fraction [band[t], band[t + 1]) of its inner
      * units (ctx->threads + 1 entries), moved toward the threads' measured speeds between
      * runs (plan_run.c, adapt_bands); band_busy[t]: thread t's milliseconds in banded steps

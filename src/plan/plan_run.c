@@ -38,11 +38,13 @@ static gn_status init_sync(gn_plan *p)
         return gn_fail(p->ctx, GN_ERR_NOMEM, "out of memory for the plan's thread bands");
     for (int t = 0; t <= threads; t++)
         p->band[t] = (double)t / threads;
-    p->counters = gn_alloc_named(p->ctx, (size_t)p->num_steps * sizeof(gn_step_counter),
-                                 "plan step counters");
-    if (!p->counters)
+    p->progress = gn_alloc_named(p->ctx, (size_t)threads * sizeof(gn_step_progress),
+                                 "plan thread progress");
+    p->finished = gn_alloc_named(p->ctx, (size_t)threads * (size_t)p->num_steps * sizeof(double),
+                                 "plan step finish times");
+    if (!p->progress || !p->finished)
         return GN_ERR_NOMEM;
-    if (gn_step_sync_init(&p->sync, p->counters, p->num_steps) != 0)
+    if (gn_step_sync_init(&p->sync, p->progress, threads) != 0)
         return gn_fail(p->ctx, GN_ERR_NOMEM, "cannot create the plan's thread synchronisation");
     p->sync_ready = 1;
     return GN_OK;
@@ -104,7 +106,7 @@ void gn_plan_free(gn_plan *p)
     }
     void *tables[] = {p->shapes, p->alias, p->readers, p->buffer, p->channel, p->group_of,
                       p->gated_x, p->gated_gate, p->steps, p->order, p->groups, p->buffers,
-                      p->borders, p->counters, p->band, p->band_busy, p->arena, p};
+                      p->borders, p->progress, p->finished, p->band, p->band_busy, p->arena, p};
     for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
         gn_free(ctx, tables[k]);
 }
@@ -202,38 +204,38 @@ static int64_t band_edge(const gn_plan *p, int64_t inner, int t)
  * activation ~16 us to pull over, which made dynamically claimed chunks no faster on 2 threads
  * than on 1. Steps with fewer inner units than twice the threads (SE, pooling, the head) split
  * their units evenly as one range. A step starts when the previous one is complete (halo rows,
- * pooling and SE read across bands); the thread that completes a step notes when. On a timed
+ * pooling and SE read across bands); each thread notes when it finished a step on profiled
+ * runs (a step's time ends with its last thread). On a timed
  * run the thread adds up its time in banded steps, waits excluded, for adapt_bands. */
 static void run_shared(gn_plan *p, int t)
 {
     int threads = p->ctx->threads, timed = p->band_timed;
+    int64_t base = p->sync_base;
     double busy = 0.0;
     void *scratch = p->scratch + (size_t)t * p->scratch_stride;
     for (int i = 0; i < p->num_steps; i++) {
         const plan_step *s = &p->steps[p->order[i]];
-        /* every thread reports every step once, with its units plus one (its border part) */
+        /* every thread publishes every step, banded or not, so this waits for all of them */
         if (i > 0)
-            gn_step_wait(&p->sync, i - 1, p->steps[p->order[i - 1]].units + threads);
+            gn_step_wait(&p->sync, t, base + i);
         int banded = s->inner >= 2 * threads;
         int64_t inner = banded ? s->inner : s->units, outer = s->units / inner;
         int64_t lo = banded ? band_edge(p, inner, t) : inner * t / threads;
         int64_t hi = banded ? band_edge(p, inner, t + 1) : inner * (t + 1) / threads;
         double begun = timed && banded ? now_ms() : 0.0;
         /* each thread zeroes the border beside its band (a border pixel shares cache lines
-         * with the row it pads); the step completes only when every thread has reported, so
+         * with the row it pads); the next step waits until every thread has published this one, so
          * the borders are zero before any later step reads them */
         zero_borders(p, s, t, threads);
-        int64_t count = 0;
-        for (int64_t o = 0; o < outer && lo < hi; o++) {
+        for (int64_t o = 0; o < outer && lo < hi; o++)
             run_units(p, s, o * inner + lo, o * inner + hi, scratch);
-            count += hi - lo;
-        }
         /* stamped before reporting, so a step never seems to end before the previous */
         double finished = p->step_ms || (timed && banded) ? now_ms() : 0.0;
         if (timed && banded)
             busy += finished - begun;
-        if (gn_step_done(&p->sync, i, count + 1, s->units + threads))
-            p->counters[i].finished_ms = finished;
+        if (p->step_ms)
+            p->finished[(size_t)t * (size_t)p->num_steps + (size_t)i] = finished;
+        gn_step_publish(&p->sync, t, base + i + 1);
     }
     if (timed)
         p->band_busy[t] = busy;
@@ -315,17 +317,23 @@ void gn_plan_run(gn_plan *p, const float *input, float *output, double *step_ms)
         run_alone(p);
         return;
     }
-    gn_step_sync_reset(&p->sync);
     double start = step_ms ? now_ms() : 0.0;
     p->band_timed = !p->band_fixed && p->ctx->threads <= GN_MAX_BAND_THREADS &&
                     (p->runs < BAND_TIMED_FIRST || p->runs % BAND_TIMED_EVERY == 0);
     p->runs++;
     gn_parallel_for(p->ctx, p->ctx->threads, run_threads, p);
+    p->sync_base += p->num_steps;
     if (p->band_timed)
         adapt_bands(p);
+    /* a step ends when its last thread has finished it */
     for (int i = 0; step_ms && i < p->num_steps; i++) {
-        step_ms[i] += p->counters[i].finished_ms - start;
-        start = p->counters[i].finished_ms;
+        double end = start;
+        for (int t = 0; t < p->ctx->threads; t++) {
+            double f = p->finished[(size_t)t * (size_t)p->num_steps + (size_t)i];
+            end = f > end ? f : end;
+        }
+        step_ms[i] += end - start;
+        start = end;
     }
 }
 

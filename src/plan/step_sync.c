@@ -1,7 +1,9 @@
-/* Completion counters of the plan's steps (see step_sync.h). */
+/* Progress counts of the plan's threads (see step_sync.h). */
 #include "plan/step_sync.h"
 
 #include "core/internal.h"
+
+#include <time.h>
 
 /* A waiting thread pauses for GN_STEP_PAUSE_NS (a few typical steps), then yields its core
  * between polls until GN_STEP_POLL_NS, then sleeps (gn_poll_until). The yields matter when
@@ -12,23 +14,31 @@
  * off-core). */
 #define GN_STEP_PAUSE_NS 10000
 #define GN_STEP_POLL_NS 1000000
+/* A sleeper wakes at least this often to look again. The publisher checks for sleepers
+ * without a full fence (a fence would stall it until its store has reached the other core,
+ * the very transfer this scheme keeps off the critical path), so in a rare interleaving it
+ * misses a sleeper that has just gone to bed; the sleeper then finds the step done on its own
+ * at the next wake. Threads only sleep after GN_STEP_POLL_NS of polling. */
+#define GN_STEP_NAP_NS 200000
 
-/* What gn_poll_until checks: a step's counter reaching its units. */
+/* What gn_poll_until checks: thread u's progress reaching a count. */
 typedef struct step_poll {
-    atomic_llong *done;
-    int64_t units;
+    const atomic_llong *steps;
+    int64_t target;
 } step_poll;
 
-static int step_complete(const void *arg)
+static int reached(const void *arg)
 {
     const step_poll *q = arg;
-    return atomic_load_explicit(q->done, memory_order_acquire) == q->units;
+    return atomic_load_explicit(q->steps, memory_order_acquire) >= q->target;
 }
 
-int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count)
+int gn_step_sync_init(gn_step_sync *s, gn_step_progress *progress, int threads)
 {
-    s->steps = steps;
-    s->count = count;
+    s->progress = progress;
+    s->threads = threads;
+    for (int t = 0; t < threads; t++)
+        atomic_init(&progress[t].steps, 0);
     atomic_init(&s->sleepers, 0);
     if (pthread_mutex_init(&s->lock, NULL) != 0)
         return -1;
@@ -36,7 +46,6 @@ int gn_step_sync_init(gn_step_sync *s, gn_step_counter *steps, int count)
         pthread_mutex_destroy(&s->lock);
         return -1;
     }
-    gn_step_sync_reset(s);
     return 0;
 }
 
@@ -46,36 +55,43 @@ void gn_step_sync_destroy(gn_step_sync *s)
     pthread_mutex_destroy(&s->lock);
 }
 
-void gn_step_sync_reset(gn_step_sync *s)
+void gn_step_publish(gn_step_sync *s, int t, int64_t steps)
 {
-    for (int i = 0; i < s->count; i++)
-        atomic_init(&s->steps[i].done, 0);
-}
-
-int gn_step_done(gn_step_sync *s, int i, int64_t count, int64_t units)
-{
-    /* Sequentially consistent with the sleeper's count-then-check: either a sleeper sees the
-     * step complete, or this sees the sleeper and wakes it under the lock. */
-    if (atomic_fetch_add(&s->steps[i].done, count) + count != units)
-        return 0;
-    if (atomic_load(&s->sleepers) > 0) {
+    atomic_store_explicit(&s->progress[t].steps, steps, memory_order_release);
+    if (atomic_load_explicit(&s->sleepers, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&s->lock);
         pthread_cond_broadcast(&s->wake);
         pthread_mutex_unlock(&s->lock);
     }
-    return 1;
 }
 
-void gn_step_wait(gn_step_sync *s, int i, int64_t units)
+/* Sleeps until thread u's progress reaches target, waking every GN_STEP_NAP_NS to look. */
+static void sleep_until(gn_step_sync *s, const step_poll *q)
 {
-    atomic_llong *done = &s->steps[i].done;
-    step_poll q = {done, units};
-    if (gn_poll_until(step_complete, &q, GN_STEP_PAUSE_NS, GN_STEP_POLL_NS))
-        return;
     pthread_mutex_lock(&s->lock);
     atomic_fetch_add(&s->sleepers, 1);
-    while (atomic_load(done) != units)
-        pthread_cond_wait(&s->wake, &s->lock);
+    while (!reached(q)) {
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_nsec += GN_STEP_NAP_NS;
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec += 1;
+            at.tv_nsec -= 1000000000L;
+        }
+        int rc = pthread_cond_timedwait(&s->wake, &s->lock, &at);
+        (void)rc; /* woken, timed out or interrupted: look again either way */
+    }
     atomic_fetch_sub(&s->sleepers, 1);
     pthread_mutex_unlock(&s->lock);
+}
+
+void gn_step_wait(gn_step_sync *s, int t, int64_t steps)
+{
+    for (int u = 0; u < s->threads; u++) {
+        if (u == t)
+            continue;
+        step_poll q = {&s->progress[u].steps, steps};
+        if (!gn_poll_until(reached, &q, GN_STEP_PAUSE_NS, GN_STEP_POLL_NS))
+            sleep_until(s, &q);
+    }
 }
