@@ -162,30 +162,6 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-/* The borders of the buffers step s is the first to write, beside rows [t/T, (t+1)/T) of each. */
-static void zero_borders(gn_plan *p, const plan_step *s, int t, int threads)
-{
-    for (int b = 0; b < s->num_borders; b++) {
-        const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
-        int64_t rows = (int64_t)p->n * buf->h;
-        gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad,
-                            rows * t / threads, rows * (t + 1) / threads);
-    }
-}
-
-/* One thread alone: every step whole, in order. */
-static void run_alone(gn_plan *p)
-{
-    for (int i = 0; i < p->num_steps; i++) {
-        const plan_step *s = &p->steps[p->order[i]];
-        double start = p->step_ms ? now_ms() : 0.0;
-        zero_borders(p, s, 0, 1);
-        run_units(p, s, 0, s->units, p->scratch);
-        if (p->step_ms)
-            p->step_ms[i] += now_ms() - start;
-    }
-}
-
 /* The first inner unit of thread t's band (t = threads: the end). */
 static int64_t band_edge(const gn_plan *p, int64_t inner, int t)
 {
@@ -195,6 +171,33 @@ static int64_t band_edge(const gn_plan *p, int64_t inner, int t)
         return inner;
     int64_t edge = (int64_t)(p->band[t] * (double)inner + 0.5);
     return edge < 0 ? 0 : edge > inner ? inner : edge;
+}
+
+/* The borders of the buffers step s is the first to write, beside thread t's band of their
+ * rows (t < 0: all rows, one thread alone). The band is the one the thread computes, p->band: a
+ * border pixel shares cache lines with the row it pads. */
+static void zero_borders(gn_plan *p, const plan_step *s, int t)
+{
+    for (int b = 0; b < s->num_borders; b++) {
+        const plan_buffer *buf = &p->buffers[p->borders[s->zero_borders + b]];
+        int64_t rows = (int64_t)p->n * buf->h;
+        int64_t from = t < 0 ? 0 : band_edge(p, rows, t);
+        int64_t to = t < 0 ? rows : band_edge(p, rows, t + 1);
+        gn_view_zero_border(buf->view, p->n, buf->h, buf->w, buf->channels, buf->pad, from, to);
+    }
+}
+
+/* One thread alone: every step whole, in order. */
+static void run_alone(gn_plan *p)
+{
+    for (int i = 0; i < p->num_steps; i++) {
+        const plan_step *s = &p->steps[p->order[i]];
+        double start = p->step_ms ? now_ms() : 0.0;
+        zero_borders(p, s, -1);
+        run_units(p, s, 0, s->units, p->scratch);
+        if (p->step_ms)
+            p->step_ms[i] += now_ms() - start;
+    }
 }
 
 /* Thread t of several: its band of every step. Each outer block of a step's units is split by
@@ -226,7 +229,7 @@ static void run_shared(gn_plan *p, int t)
         /* each thread zeroes the border beside its band (a border pixel shares cache lines
          * with the row it pads); the next step waits until every thread has published this one, so
          * the borders are zero before any later step reads them */
-        zero_borders(p, s, t, threads);
+        zero_borders(p, s, t);
         for (int64_t o = 0; o < outer && lo < hi; o++)
             run_units(p, s, o * inner + lo, o * inner + hi, scratch);
         /* stamped before reporting, so a step never seems to end before the previous */

@@ -9,9 +9,10 @@
  * made it 9% faster. A 1x1 convolution is the one-tap case; grouped convolutions run one
  * GEMM per group.
  *
- * Work units are (group, image block, panel, row tile), row tiles innermost, so a thread that
- * takes a contiguous range reuses each weight panel over many tiles; the image block is the
- * whole batch, except with a squeeze-excite gate, which differs per image. */
+ * Work units are (group, image block, panel, output row), rows innermost, so a thread that
+ * takes a contiguous range reuses each weight panel over many row tiles (cut from the range's
+ * start); the image block is the whole batch, except with a squeeze-excite gate, which differs
+ * per image. */
 #include "kernels/infer/infer.h"
 
 #include <string.h>
@@ -116,20 +117,24 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
     return 0;
 }
 
-/* How the units of a convolution are laid out. */
+/* How the units of a convolution are laid out: the inner unit is one output row, and a range
+ * of rows is cut into row tiles (of mr output pixels) from its own start, the last one short.
+ * So a thread's band is whole image rows, the same rows in every step of one size: with tiles
+ * as units, a band edge fell inside an image row wherever the tile size did not divide the
+ * width, and the rows on both sides of it were then read across the cores (Ghost-ResNet-56's
+ * 8x8 third stage in tiles of 10 pixels split 40 : 24 between 2 threads). */
 typedef struct gemm_grid {
-    int64_t span;  /* rows (output pixels) per image block */
-    int64_t tiles; /* row tiles per image block            */
-    int blocks;    /* image blocks                          */
+    int64_t span; /* output pixels per image block */
+    int64_t rows; /* output rows per image block   */
+    int blocks;   /* image blocks                  */
 } gemm_grid;
 
-static gemm_grid grid_of(const gn_conv_desc *d, const gn_conv_weights *p)
+static gemm_grid grid_of(const gn_conv_desc *d)
 {
     gemm_grid g;
-    int64_t plane = (int64_t)d->out_h * d->out_w;
     g.blocks = d->gate ? d->n : 1;
-    g.span = d->gate ? plane : plane * d->n;
-    g.tiles = (g.span + p->mr - 1) / p->mr;
+    g.rows = (int64_t)d->out_h * (d->gate ? 1 : d->n);
+    g.span = g.rows * d->out_w;
     return g;
 }
 
@@ -137,13 +142,14 @@ int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p)
 {
     if (d->nchw_input)
         return (int64_t)p->panels * d->n * d->out_h;
-    gemm_grid g = grid_of(d, p);
-    return (int64_t)active_groups(d) * g.blocks * p->panels * g.tiles;
+    gemm_grid g = grid_of(d);
+    return (int64_t)active_groups(d) * g.blocks * p->panels * g.rows;
 }
 
 int64_t gn_conv_gemm_inner(const gn_conv_desc *d, const gn_conv_weights *p)
 {
-    return d->nchw_input ? (int64_t)d->n * d->out_h : grid_of(d, p).tiles;
+    (void)p;
+    return d->nchw_input ? (int64_t)d->n * d->out_h : grid_of(d).rows;
 }
 
 /* Scratch for the taps' offsets from a row's top-left tap. */
@@ -261,7 +267,8 @@ static void point_rows(const gn_conv_desc *d, cursor *c, int rows, int in_channe
     }
 }
 
-/* One weight panel (of one group, for one image block) over its row tiles [first, end). */
+/* One weight panel (of one group, for one image block) over its output pixels [first, end),
+ * in row tiles of mr pixels from first. */
 typedef struct panel_run {
     int group, block, panel;
     int64_t first, end;
@@ -317,11 +324,9 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
         t.step_offset = step_offset;
     }
     int in_channel = run->group * d->in_per_group;
-    cursor c = cursor_at(d, run->block * grid->span + run->first * p->mr, in_channel,
-                         out_channel);
-    for (int64_t tile = run->first; tile < run->end; tile++) {
-        int64_t first = tile * p->mr;
-        t.mr = (int)(grid->span - first < p->mr ? grid->span - first : p->mr);
+    cursor c = cursor_at(d, run->block * grid->span + run->first, in_channel, out_channel);
+    for (int64_t first = run->first; first < run->end; first += p->mr) {
+        t.mr = (int)(run->end - first < p->mr ? run->end - first : p->mr);
         point_rows(d, &c, t.mr, in_channel, out_channel, a, &r);
         if (kg == 4)
             k->gemm_tile_quad[width / k->vl](&t);
@@ -404,13 +409,14 @@ void gn_conv_gemm_run(const gn_conv_desc *d, const gn_conv_weights *p, int64_t b
         nchw_run(d, p, begin, end, scratch);
         return;
     }
-    gemm_grid grid = grid_of(d, p);
+    gemm_grid grid = grid_of(d);
     for (int64_t u = begin; u < end;) {
-        int64_t key = u / grid.tiles, last = (key + 1) * grid.tiles;
+        int64_t key = u / grid.rows, last = (key + 1) * grid.rows;
+        int64_t first = u % grid.rows, stop = (last < end ? last : end) - key * grid.rows;
         panel_run run = {(int)(key / p->panels / grid.blocks),
                          (int)(key / p->panels % grid.blocks), (int)(key % p->panels),
-                         u % grid.tiles, (last < end ? last : end) - key * grid.tiles};
+                         first * d->out_w, stop * d->out_w};
         run_panel(d, p, &grid, &run, scratch);
-        u = key * grid.tiles + run.end;
+        u = key * grid.rows + stop;
     }
 }

@@ -215,9 +215,9 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
 /* Work units of the GEMM path, and bytes of per-thread scratch for a kernel x kernel
  * convolution with those weights (gated: with a squeeze-excite gate). */
 int64_t gn_conv_gemm_units(const gn_conv_desc *d, const gn_conv_weights *p);
-/* Units are [outer][inner] with the inner index spatial (output rows or row tiles, images
- * outermost): the count of inner units. Threads split every outer block by the same fraction
- * of its inner units, so each keeps to one band of the image from step to step. */
+/* Units are [outer][inner] with the inner index spatial (output rows, images outermost): the
+ * count of inner units. Threads split every outer block by the same fraction of its inner
+ * units, so each keeps to one band of the image from step to step. */
 int64_t gn_conv_gemm_inner(const gn_conv_desc *d, const gn_conv_weights *p);
 size_t gn_conv_gemm_scratch(const gn_conv_weights *p, int kernel, int gated);
 /* Runs units [begin, end); scratch: gn_conv_gemm_scratch bytes, 64-byte aligned. */
