@@ -7,7 +7,7 @@
 #include <time.h>
 
 /* Below this many MACs per step on average, a pass runs on one thread even when the context
- * has more: a step's hand-over (a completion counter seen by the other core, ~0.5 us round
+ * has more: a step's hand-over (a progress count seen by the other core, ~0.5 us round
  * trip on this VM) then costs more than the second core gains. With threads kept to their
  * bands (run_shared), `ghostnet bench --runs 300-400` on Zen 5 at batch 1, random weights of
  * `ghostnet init`, sharing forced (1 thread vs 2, median ms): GhostNet 0.5x
