@@ -184,6 +184,9 @@ static void check_conv(gn_rng *rng, gn_isa isa, const conv_case *c, int depthwis
         run_in_ranges(gn_dw_units(&d), dw_units, &j);
     } else {
         CHECK(gn_conv_pack(k, &d, w, scale, bias, test_alloc, NULL, &j.gemm) == 0);
+        /* weights of 1 MiB or more take the streaming tiles: the cases below that have them
+         * test those */
+        CHECK(j.gemm.stream == (weights * sizeof(float) >= ((size_t)1 << 20)));
         j.scratch = test_alloc(NULL, gn_conv_gemm_scratch(&j.gemm, c->k, c->gate));
         run_in_ranges(gn_conv_gemm_units(&d, &j.gemm), gemm_units, &j);
     }
@@ -231,6 +234,9 @@ static const conv_case gemm_cases[] = {
     {2, 4, 3, 6, 5, 5, 1, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 0},
     {1, 32, 8, 10, 10, 3, 2, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 1, 0},
     {3, 16, 2, 7, 9, 3, 1, 1, 2, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 0, 0},
+    /* weights of 1 MiB or more: the streaming tiles (VGG-16's 4x4 layers; odd counts, a gate) */
+    {1, 256, 512, 4, 4, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 0, 0, 0},
+    {2, 201, 147, 5, 3, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 1, 0},
 };
 
 /* First layers reading the NCHW input: the stem (3x3/2), odd sizes, kernels up to 7, more

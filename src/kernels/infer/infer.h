@@ -142,6 +142,9 @@ typedef struct gn_infer_kernels {
     int nv_max;                    /* widest GEMM panel, in vectors                            */
     int mr[GN_NV_LIMIT + 1];       /* tile rows for a panel of nv vectors                      */
     void (*gemm_tile[GN_NV_LIMIT + 1])(const gn_tile *t);
+    /* The same, prefetching the panel ahead of its reads: for weights too big to stay in a
+     * core's cache between passes (gn_conv_weights.stream). */
+    void (*gemm_tile_stream[GN_NV_LIMIT + 1])(const gn_tile *t);
     /* The same for panels of at most vl / 2 columns packed k-paired (gn_conv_pack), or NULL:
      * lanes 2j and 2j + 1 hold column j for even and odd k (infer_body.h). */
     void (*gemm_tile_paired)(const gn_tile *t);
@@ -196,6 +199,7 @@ typedef struct gn_conv_weights {
     const gn_infer_kernels *kernels;
     int kgroup; /* input channels per column in a lane group: 1, 2 (k-paired) or 4 (k-quads) */
     int nv, last_nv, mr, panels;   /* panels per group                                         */
+    int stream;                    /* big weights: gemm_tile_stream (conv_gemm.c)              */
     size_t panel_floats;           /* floats of a full panel                                   */
     size_t group_floats;
     float *weights;                /* groups * group_floats                                    */

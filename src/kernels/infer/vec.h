@@ -9,6 +9,13 @@
 #ifndef GN_INFER_VEC_H
 #define GN_INFER_VEC_H
 
+/* A read prefetch hint (no effect on results; nothing where the compiler lacks the builtin). */
+#if defined(__GNUC__) || defined(__clang__)
+#define GN_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define GN_PREFETCH(p) ((void)(p))
+#endif
+
 #if GN_SIMD_LEVEL == 3
 #if !defined(__aarch64__)
 #error "GN_SIMD_LEVEL 3 (NEON) needs an aarch64 target"
