@@ -248,6 +248,23 @@ static gn_status pack_step(gn_plan *p, plan_step *s)
     return GN_OK;
 }
 
+/* A convolution whose weights dwarf its input (VGG-16's 4x4 and 8x8 layers at batch 1: 9.4 MB
+ * of weights, 32 KB of input) splits its output channels between the threads, not its rows:
+ * with row bands every thread streams all the weights from memory, with channel bands each
+ * streams its share and reads the input (half of it from the other core). Its units then form
+ * one range of (panel, row), which the bands cut by panels. */
+static int splits_by_channels(const gn_plan *p, const plan_step *s)
+{
+    const gn_conv_desc *d = &s->conv;
+    size_t weight_bytes = (size_t)d->kernel * d->kernel * d->in_per_group * d->out_channels *
+                          sizeof(float);
+    size_t input_bytes = (size_t)p->n * d->in_h * d->in_w * d->in_per_group * d->groups *
+                         sizeof(float);
+    return p->ctx->threads > 1 && s->packed.stream && !d->nchw_input && !d->gate &&
+           (int64_t)s->packed.panels * d->groups >= 2 * p->ctx->threads &&
+           weight_bytes >= 8 * input_bytes;
+}
+
 /* The step's views into the arena, and its work units. */
 static void point_step(gn_plan *p, plan_step *s)
 {
@@ -269,6 +286,8 @@ static void point_step(gn_plan *p, plan_step *s)
                                         : gn_dw_units(&s->conv);
         s->inner = s->kind == STEP_CONV ? gn_conv_gemm_inner(&s->conv, &s->packed)
                                         : (int64_t)p->n * s->conv.out_h;
+        if (s->kind == STEP_CONV && splits_by_channels(p, s))
+            s->inner = s->units;
         break;
     case STEP_AFFINE:
         s->affine.x = x;
