@@ -207,9 +207,9 @@ static void run_alone(gn_plan *p)
  * activation ~16 us to pull over, which made dynamically claimed chunks no faster on 2 threads
  * than on 1. Steps with fewer inner units than twice the threads (SE, pooling, the head) split
  * their units evenly as one range. A step starts when the previous one is complete (halo rows,
- * pooling and SE read across bands); each thread notes when it finished a step on profiled
- * runs (a step's time ends with its last thread). On a timed
- * run the thread adds up its time in banded steps, waits excluded, for adapt_bands. */
+ * pooling and SE read across bands); on profiled runs each thread notes when it finished a
+ * step (a step's time ends with its last thread). On a timed run the thread adds up its time
+ * in banded steps, waits excluded, for adapt_bands. */
 static void run_shared(gn_plan *p, int t)
 {
     int threads = p->ctx->threads, timed = p->band_timed;
@@ -227,8 +227,8 @@ static void run_shared(gn_plan *p, int t)
         int64_t hi = banded ? band_edge(p, inner, t + 1) : inner * (t + 1) / threads;
         double begun = timed && banded ? now_ms() : 0.0;
         /* each thread zeroes the border beside its band (a border pixel shares cache lines
-         * with the row it pads); the next step waits until every thread has published this one, so
-         * the borders are zero before any later step reads them */
+         * with the row it pads); the next step waits until every thread has published this
+         * one, so the borders are zero before any later step reads them */
         zero_borders(p, s, t);
         for (int64_t o = 0; o < outer && lo < hi; o++)
             run_units(p, s, o * inner + lo, o * inner + hi, scratch);
