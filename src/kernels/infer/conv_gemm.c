@@ -274,6 +274,16 @@ static void point_rows(const gn_conv_desc *d, cursor *c, int rows, int in_channe
     }
 }
 
+/* step if every row of the tile reads step floats past the one before it in its group of four
+ * (none crosses the end of an output row inside a group), else 0. */
+static ptrdiff_t uniform_groups(const float *const *a, int rows, ptrdiff_t step)
+{
+    for (int i = 0; i < rows; i++)
+        if (i % 4 && a[i] != a[i - 1] + step)
+            return 0;
+    return step;
+}
+
 /* One weight panel (of one group, for one image block) over its output pixels [first, end),
  * in row tiles of mr pixels from first. */
 typedef struct panel_run {
@@ -335,9 +345,10 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     for (int64_t first = run->first; first < run->end; first += p->mr) {
         t.mr = (int)(run->end - first < p->mr ? run->end - first : p->mr);
         point_rows(d, &c, t.mr, in_channel, out_channel, a, &r);
-        if (kg == 4)
+        if (kg == 4) {
+            t.row_step = uniform_groups(a, t.mr, (ptrdiff_t)d->stride * d->x.pixel_stride);
             k->gemm_tile_quad[width / k->vl](&t);
-        else if (kg == 2)
+        } else if (kg == 2)
             k->gemm_tile_paired(&t);
         else if (p->stream)
             k->gemm_tile_stream[width / k->vl](&t);

@@ -63,6 +63,9 @@ typedef struct gn_tile {
      * one run of taps * kc / group steps, step s reading its input group at
      * a[i] + step_offset[s] (NULL: per tap, as above; always set for quads) */
     const ptrdiff_t *step_offset;
+    /* quads: nonzero when row i's input is a[i - i % 4] + (i % 4) * row_step (rows at one
+     * pixel stride within each group of four), so the tile keeps a pointer per group */
+    ptrdiff_t row_step;
     const float *b;
     const float *bias;
     float *const *y;
