@@ -264,6 +264,14 @@ static const conv_case dw_cases[] = {
     {2, 9, 9, 11, 11, 3, 3, 0, 9, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 0, 0, 0},
     {1, 16, 16, 6, 6, 1, 1, 0, 16, 0, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
     {1, 64, 64, 14, 14, 3, 1, 1, 64, 40, GN_ACT_NONE, GN_ACT_NONE, 1, 1, 0, 0},
+    /* at most half a vector of channels (Ghost-ResNet-56's first stage, GhostNet 0.5x), widths
+     * under one vector of pixels, a kept slice of 5 of 8 */
+    {1, 8, 8, 32, 32, 3, 1, 1, 8, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 0, 0},
+    {2, 4, 4, 9, 13, 5, 1, 2, 4, 0, GN_ACT_HARD_SIGMOID, GN_ACT_RELU, 1, 1, 0, 0},
+    {1, 6, 6, 5, 3, 7, 1, 3, 6, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 3, 3, 4, 1, 3, 1, 1, 3, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 1, 0, 0},
+    {3, 8, 8, 7, 7, 3, 1, 1, 8, 5, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 0, 0},
+    {1, 1, 1, 6, 37, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 0, 0},
     /* channel multiplier M = out / in (Ghost cheap operations with s > 2); 64-channel chunks
      * that start inside a group of M (M = 3, 5), the Ghost slice (keep), 1x1 and 7x7 */
     {1, 5, 10, 7, 7, 3, 1, 1, 5, 7, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0, 0},
