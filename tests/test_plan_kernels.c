@@ -234,6 +234,13 @@ static const conv_case gemm_cases[] = {
     {2, 4, 3, 6, 5, 5, 1, 2, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 0, 1, 0, 0},
     {1, 32, 8, 10, 10, 3, 2, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 0, 1, 0},
     {3, 16, 2, 7, 9, 3, 1, 1, 2, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 1, 0, 0},
+    /* k-quads of three and four vectors (9 to 16 columns): ResNet-56's 16 -> 16, odd widths,
+     * stride 2, a 1x1 of 64 inputs, a 5x5, a gate */
+    {1, 16, 16, 11, 7, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 0, 0},
+    {2, 12, 12, 9, 9, 3, 2, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 0, 1, 0, 0},
+    {1, 64, 13, 5, 6, 1, 1, 0, 1, 0, GN_ACT_HARD_SIGMOID, GN_ACT_NONE, 1, 0, 1, 0},
+    {1, 20, 10, 6, 6, 5, 1, 2, 1, 0, GN_ACT_RELU, GN_ACT_RELU, 1, 0, 0, 0},
+    {2, 32, 16, 8, 8, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_NONE, 0, 0, 1, 0},
     /* weights of 1 MiB or more: the streaming tiles (VGG-16's 4x4 layers; odd counts, a gate) */
     {1, 256, 512, 4, 4, 3, 1, 1, 1, 0, GN_ACT_RELU, GN_ACT_NONE, 1, 0, 0, 0},
     {2, 201, 147, 5, 3, 3, 1, 1, 1, 0, GN_ACT_NONE, GN_ACT_RELU, 1, 1, 1, 0},

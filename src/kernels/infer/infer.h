@@ -151,11 +151,11 @@ typedef struct gn_infer_kernels {
     /* The same for panels of at most vl / 2 columns packed k-paired (gn_conv_pack), or NULL:
      * lanes 2j and 2j + 1 hold column j for even and odd k (infer_body.h). */
     void (*gemm_tile_paired)(const gn_tile *t);
-    /* The same for panels of at most vl / 2 columns packed in k-quads (AVX-512): lanes 4j to
+    /* The same for panels of at most vl columns packed in k-quads (AVX-512): lanes 4j to
      * 4j + 3 of vector v hold column 4v + j for input channels 4q..4q + 3 (a 128-bit
-     * broadcast of a row's inputs feeds 4 columns); index nv = 1, 2 (NULL: none). */
-    void (*gemm_tile_quad[3])(const gn_tile *t);
-    int mr_quad[3];
+     * broadcast of a row's inputs feeds 4 columns); index nv = 1 to 4 (NULL: none). */
+    void (*gemm_tile_quad[5])(const gn_tile *t);
+    int mr_quad[5];
     void (*nchw_row)(const gn_nchw_row *r);
     void (*dw_row)(const gn_dw_row *r);
     /* Channel multiplier m: for each of the pixels (src_ps floats apart in src, width floats

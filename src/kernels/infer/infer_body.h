@@ -235,11 +235,13 @@ static void gemm_tile_paired(const gn_tile *t)
     }
 }
 
-/* ---- k-quad GEMM tile (AVX-512), for panels of at most GN_VL / 2 columns ------------------- */
+/* ---- k-quad GEMM tile (AVX-512), for panels of at most GN_VL columns ----------------------- */
 
 #if GN_SIMD_LEVEL == 2
 #define GN_INFER_MR_QUAD1 16
 #define GN_INFER_MR_QUAD2 12
+#define GN_INFER_MR_QUAD3 8
+#define GN_INFER_MR_QUAD4 6
 /* Lanes 4j..4j + 3 of vector v hold column 4v + j for four consecutive input channels: one
  * 128-bit broadcast of a row's four inputs and nv FMAs do four k-steps of 4 * nv columns. The
  * paired tile needs a broadcast per FMA, and with Ghost primaries of 8 outputs (16 -> 8 in
@@ -247,7 +249,10 @@ static void gemm_tile_paired(const gn_tile *t)
  * 67 GMAC/s paired and 88 as quads, but in the network the 18 primaries only went from 0.333
  * to 0.311 ms (1 thread): the epilogue, which adds each group of four lanes and gathers the
  * sums into lanes 0..4 * nv - 1 (column order), and the driver cost as much per tile. Only for
- * kc a multiple of 4 and long reductions, with step_offset set (gn_conv_pack). */
+ * kc a multiple of 4 and long reductions, with step_offset set (gn_conv_pack). Panels of 9
+ * to 16 columns take three or four vectors of quads (rows: 8 and 6): the one-vector tile they
+ * had loads a broadcast per FMA (9 loads per 8 FMAs); a loop of ResNet-56's 16 -> 16 3x3 shape
+ * alone ran 60 GMAC/s that way and 75 as quads. */
 /* Every lane of a 128-bit block gets the block's sum. */
 GN_INLINE __m512 quad_block_sums(__m512 v)
 {
@@ -255,13 +260,19 @@ GN_INLINE __m512 quad_block_sums(__m512 v)
     return _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
 }
 
-/* Lane j < 4 * nv gets block j's sum (blocks 4..7 from v1). */
-GN_INLINE __m512 quad_sums(int nv, __m512 v0, __m512 v1)
+/* Lane j < 4 * nv gets block j's sum (blocks 4..7 from v[1], 8..15 from v[2] and v[3]). */
+GN_INLINE __m512 quad_sums(int nv, const __m512 *v)
 {
     const __m512i blocks = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 28, 24, 20, 16, 12, 8, 4, 0);
     if (nv == 1)
-        return _mm512_permutexvar_ps(blocks, quad_block_sums(v0));
-    return _mm512_permutex2var_ps(quad_block_sums(v0), blocks, quad_block_sums(v1));
+        return _mm512_permutexvar_ps(blocks, quad_block_sums(v[0]));
+    __m512 lo = _mm512_permutex2var_ps(quad_block_sums(v[0]), blocks, quad_block_sums(v[1]));
+    if (nv == 2)
+        return lo;
+    __m512 hi = nv == 3 ? _mm512_permutexvar_ps(blocks, quad_block_sums(v[2]))
+                        : _mm512_permutex2var_ps(quad_block_sums(v[2]), blocks,
+                                                 quad_block_sums(v[3]));
+    return _mm512_shuffle_f32x4(lo, hi, 0x44);
 }
 
 /* The reduction into acc. grouped (a constant): the rows' inputs from a pointer per group of
@@ -269,7 +280,7 @@ GN_INLINE __m512 quad_sums(int nv, __m512 v0, __m512 v1)
  * the loop bound did not fit the 15 usable registers, and the spilled pointers cost 15% in a
  * loop of the shape alone (66 -> 76 GMAC/s), ~2% of Ghost-ResNet-56 at 1 thread. */
 GN_INLINE void quad_reduce(const int mr, const int nv, const int grouped, const gn_tile *t,
-                           __m512 (*acc)[2])
+                           __m512 (*acc)[4])
 {
     const float *a[GN_TILE_ROWS];
     GN_INFER_UNROLL
@@ -280,7 +291,7 @@ GN_INLINE void quad_reduce(const int mr, const int nv, const int grouped, const 
     int steps = t->taps * (t->kc / 4);
     for (int s = 0; s < steps; s++, b += nv * GN_VL) {
         ptrdiff_t offset = t->step_offset[s];
-        __m512 bv[2];
+        __m512 bv[4];
         GN_INFER_UNROLL
         for (int v = 0; v < nv; v++)
             bv[v] = _mm512_loadu_ps(b + v * GN_VL);
@@ -297,11 +308,12 @@ GN_INLINE void quad_reduce(const int mr, const int nv, const int grouped, const 
 
 GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
 {
-    __m512 acc[GN_TILE_ROWS][2];
+    __m512 acc[GN_TILE_ROWS][4];
     GN_INFER_UNROLL
     for (int i = 0; i < mr; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps(); /* nv 1: unused, folds away */
+        GN_INFER_UNROLL
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm512_setzero_ps();
     }
     if (t->row_step)
         quad_reduce(mr, nv, 1, t, acc);
@@ -310,7 +322,7 @@ GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
     gn_vf bias = gn_vload(t->bias);
     GN_INFER_UNROLL
     for (int i = 0; i < mr; i++)
-        finish(gn_vadd(quad_sums(nv, acc[i][0], acc[i][1]), bias), t->nr,
+        finish(gn_vadd(quad_sums(nv, acc[i]), bias), t->nr,
                t->act, t->raw ? t->raw[i] : NULL, t->residual ? t->residual[i] : NULL,
                t->act_after, t->y[i]);
 }
@@ -322,6 +334,8 @@ GN_INLINE void gemm_quad_body(const int mr, const int nv, const gn_tile *t)
     }
 GN_QUAD_TILE_FN(1, GN_INFER_MR_QUAD1)
 GN_QUAD_TILE_FN(2, GN_INFER_MR_QUAD2)
+GN_QUAD_TILE_FN(3, GN_INFER_MR_QUAD3)
+GN_QUAD_TILE_FN(4, GN_INFER_MR_QUAD4)
 #endif
 #endif
 
@@ -638,8 +652,9 @@ const gn_infer_kernels GN_INFER_TABLE = {
     .gemm_tile_paired = gemm_tile_paired,
 #endif
 #if GN_SIMD_LEVEL == 2
-    .gemm_tile_quad = {NULL, gemm_tile_quad_nv1, gemm_tile_quad_nv2},
-    .mr_quad = {0, GN_INFER_MR_QUAD1, GN_INFER_MR_QUAD2},
+    .gemm_tile_quad = {NULL, gemm_tile_quad_nv1, gemm_tile_quad_nv2, gemm_tile_quad_nv3,
+                       gemm_tile_quad_nv4},
+    .mr_quad = {0, GN_INFER_MR_QUAD1, GN_INFER_MR_QUAD2, GN_INFER_MR_QUAD3, GN_INFER_MR_QUAD4},
 #endif
     .nchw_row = nchw_row,
     .dw_row = dw_row,
