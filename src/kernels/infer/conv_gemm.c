@@ -263,10 +263,31 @@ static void cursor_next(const gn_conv_desc *d, cursor *c, int in_channel, int ou
     cursor_point(d, c, in_channel, out_channel);
 }
 
-/* Fills the tile's row pointers from the cursor and moves it past the tile. */
-static void point_rows(const gn_conv_desc *d, cursor *c, int rows, int in_channel,
-                       int out_channel, const float **a, tile_rows *r)
+/* Fills the tile's row pointers from the cursor and moves it past the tile. Returns 1 when
+ * the tile lies within one output row (its rows then one pixel stride apart). */
+static int point_rows(const gn_conv_desc *d, cursor *c, int rows, int in_channel,
+                      int out_channel, const float **a, tile_rows *r)
 {
+    if (c->ox + rows <= d->out_w) {
+        /* the common case, without the cursor's tests: run_panel, mostly this loop, took
+         * 5.9% of Ghost-ResNet-56 (perf), 4.75% with this path */
+        ptrdiff_t xs = (ptrdiff_t)d->stride * d->x.pixel_stride, ys = d->y.pixel_stride;
+        ptrdiff_t raw_s = d->ep.raw.pixel_stride, res_s = d->ep.residual.pixel_stride;
+        for (int i = 0; i < rows; i++) {
+            a[i] = c->x + i * xs;
+            r->y[i] = c->y + i * ys;
+            r->raw[i] = c->raw ? c->raw + i * raw_s : NULL;
+            r->residual[i] = c->residual ? c->residual + i * res_s : NULL;
+        }
+        /* to the tile's last pixel, then past it (to the next output row at the end of one) */
+        c->ox += rows - 1;
+        c->x += (rows - 1) * xs;
+        c->y += (rows - 1) * ys;
+        c->raw = c->raw ? c->raw + (rows - 1) * raw_s : NULL;
+        c->residual = c->residual ? c->residual + (rows - 1) * res_s : NULL;
+        cursor_next(d, c, in_channel, out_channel);
+        return 1;
+    }
     for (int i = 0; i < rows; i++) {
         a[i] = c->x;
         r->y[i] = c->y;
@@ -274,6 +295,7 @@ static void point_rows(const gn_conv_desc *d, cursor *c, int rows, int in_channe
         r->residual[i] = c->residual;
         cursor_next(d, c, in_channel, out_channel);
     }
+    return 0;
 }
 
 /* step if every row of the tile reads step floats past the one before it in its group of four
@@ -346,9 +368,10 @@ static void run_panel(const gn_conv_desc *d, const gn_conv_weights *p, const gem
     cursor c = cursor_at(d, run->block * grid->span + run->first, in_channel, out_channel);
     for (int64_t first = run->first; first < run->end; first += p->mr) {
         t.mr = (int)(run->end - first < p->mr ? run->end - first : p->mr);
-        point_rows(d, &c, t.mr, in_channel, out_channel, a, &r);
+        int in_row = point_rows(d, &c, t.mr, in_channel, out_channel, a, &r);
         if (kg == 4) {
-            t.row_step = uniform_groups(a, t.mr, (ptrdiff_t)d->stride * d->x.pixel_stride);
+            ptrdiff_t step = (ptrdiff_t)d->stride * d->x.pixel_stride;
+            t.row_step = in_row ? step : uniform_groups(a, t.mr, step);
             k->gemm_tile_quad[width / k->vl](&t);
         } else if (kg == 2)
             k->gemm_tile_paired(&t);
