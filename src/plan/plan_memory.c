@@ -142,6 +142,43 @@ static gn_status assign_borders(gn_plan *p)
     return GN_OK;
 }
 
+/* Whether buffer b finds its border already zero when it is first written: the buffer written
+ * most recently before it (first write) in the bytes it spans has its place and its shape, so it
+ * had the same border, zeroed or itself inherited, and wrote only inside it. In a network of
+ * stages, the buffers of a stage that share an arena slot then zero their borders once a run:
+ * Ghost-ResNet-56's 2-thread pass spent 19-23 us of ~680 per thread zeroing (a temporary build
+ * timing each step's parts). The first buffer of each place in a run is always zeroed. */
+static int inherits_border(const gn_plan *p, int b)
+{
+    const plan_buffer *me = &p->buffers[b], *last = NULL;
+    for (int o = 0; o < p->num_buffers; o++) {
+        const plan_buffer *other = &p->buffers[o];
+        if (o == b || !other->used || other->first >= me->first ||
+            other->offset >= me->offset + me->bytes || me->offset >= other->offset + other->bytes)
+            continue;
+        if (!last || other->first > last->first)
+            last = other;
+    }
+    return last && last->offset == me->offset && last->bytes == me->bytes &&
+           last->channels == me->channels && last->h == me->h && last->w == me->w &&
+           last->pad == me->pad && last->last < me->first;
+}
+
+/* After the arena is placed: drops from the steps' lists the borders that are zero already. */
+static void drop_kept_borders(gn_plan *p)
+{
+    int at = 0;
+    for (int k = 0; k < p->num_steps; k++) {
+        plan_step *s = &p->steps[p->order[k]];
+        int from = s->zero_borders, count = s->num_borders;
+        s->zero_borders = at;
+        for (int i = 0; i < count; i++)
+            if (!inherits_border(p, p->borders[from + i]))
+                p->borders[at++] = p->borders[from + i];
+        s->num_borders = at - s->zero_borders;
+    }
+}
+
 static gn_view view_at(const gn_plan *p, int v, int offset)
 {
     gn_view view = {0};
@@ -404,6 +441,8 @@ gn_status gn_plan_lay_out(gn_plan *p)
     }
     if (st == GN_OK)
         st = place_arena(p, (scratch + 63) / 64 * 64);
+    if (st == GN_OK)
+        drop_kept_borders(p);
     for (int i = 0; i < p->num_steps && st == GN_OK; i++)
         point_step(p, &p->steps[i]);
     return st;
