@@ -87,7 +87,8 @@ int gn_conv_pack(const gn_infer_kernels *k, const gn_conv_desc *d, const float *
      * column): GhostNet's 1x1 primaries of 16 inputs (4 quad steps) were 10-19% slower as
      * quads; Ghost-ResNet-56's 3x3 ones of 16 inputs (36 steps) 7% faster. Up to a vector of
      * columns (four vectors of quads): with 16 columns the one-vector tile loads a broadcast
-     * per FMA, 16 -> 16 and 32 -> 16 3x3 convolutions went 4-5% faster as quads end to end */
+     * per FMA; with its 16 -> 16 (and Ghost-ResNet-56 its 32 -> 16) 3x3 convolutions as
+     * quads, ResNet-56 ran 4-6% faster end to end, Ghost-ResNet-56 4-5% */
     int quad = k->gemm_tile_quad[1] && cols <= vl && d->in_per_group % 4 == 0 &&
                d->kernel * d->kernel * d->in_per_group / 4 >= QUAD_MIN_STEPS && !d->nchw_input;
     int paired = !quad && k->gemm_tile_paired && 2 * cols <= vl && !d->nchw_input;
